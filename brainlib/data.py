@@ -1,0 +1,368 @@
+"""Find, fetch, validate, decode, cache and split the Brain Tumor MRI dataset.
+
+Every image, whatever its file mode (L, RGB, RGBA, palette, CMYK, 16-bit), is decoded to ONE
+representation: an 8-bit single-channel (grayscale) array. MRI is a single-channel modality; the
+RGB files of this dataset carry the same value in all three channels, and whether a file was saved
+as L or RGB depends on which source collection (and so which class) it came from. Decoding
+everything to grayscale keeps the intensity information and removes that file-encoding cue.
+Models that want three channels (the seed preset) get the gray channel repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch.utils.data import DataLoader, Dataset
+
+from brainlib import config
+
+KAGGLE_DATASET = "masoudnickparvar/brain-tumor-mri-dataset"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
+MAX_PIXELS = 40_000_000  # decompression-bomb guard: ~6300×6300; MRI slices are far smaller
+NORM_MEAN, NORM_STD = 0.5, 0.5
+
+
+class DataError(ValueError):
+    """A problem with the user's data: wrong layout, unreadable image, ..."""
+
+
+# ----------------------------------------------------------------------------- images
+def load_image(path: str | os.PathLike, size: int | None = None) -> np.ndarray:
+    """Decode any image file to an ``H×W`` uint8 grayscale array, resized to ``size``² if given.
+
+    Raises :class:`DataError` with a one-line reason for anything that is not a usable image.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected an image file")
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file (0 bytes)")
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise DataError(f"{path}: image too large ({w}×{h} pixels, limit {MAX_PIXELS:,})")
+            im.load()
+            gray = to_grayscale(im)
+    except DataError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{path}: image too large ({e})") from None
+    except UnidentifiedImageError:
+        raise DataError(f"{path}: not an image file (cannot identify format)") from None
+    except OSError as e:
+        reason = "truncated or corrupt image" if "truncat" in str(e).lower() else f"unreadable image ({e})"
+        raise DataError(f"{path}: {reason}") from None
+    except (ValueError, SyntaxError) as e:  # PIL raises these for some malformed headers
+        raise DataError(f"{path}: corrupt image ({e})") from None
+    if size is not None and gray.size != (size, size):
+        gray = gray.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
+    return np.asarray(gray, dtype=np.uint8)
+
+
+def to_grayscale(im: Image.Image) -> Image.Image:
+    """One consistent 8-bit grayscale image from any PIL mode (see module docstring)."""
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        scale = 255.0 / hi if hi > 255 else 1.0  # 16-bit/float: stretch by the image's own maximum
+        arr = np.clip((arr - min(lo, 0.0)) * scale, 0, 255)
+        return Image.fromarray(arr.round().astype(np.uint8), mode="L")
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "La", "RGBa", "PA"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))  # MRI background is black
+        im = Image.alpha_composite(background, rgba)
+    if im.mode == "CMYK":
+        im = im.convert("RGB")
+    return im.convert("L") if im.mode != "L" else im
+
+
+# ----------------------------------------------------------------------------- layout
+@dataclass
+class ScanResult:
+    """Image files of one dataset split: relative paths, labels, and what was skipped."""
+
+    root: Path
+    paths: list[str] = field(default_factory=list)  # relative to root, POSIX style
+    labels: list[int] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)  # reason → count
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(self.labels)
+        return {name: c.get(i, 0) for i, name in enumerate(config.CLASSES)}
+
+
+def is_hidden(name: str) -> bool:
+    return name.startswith(".") or name.startswith("__MACOSX") or name == "Thumbs.db"
+
+
+def validate_layout(root: str | os.PathLike) -> Path:
+    """Check ``root`` holds Training/ and Testing/ with the four class folders; return it."""
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DataError(
+            f"dataset folder {root} does not exist; run 'brainlib fetch' or set BRAINLIB_DATA_DIR"
+        )
+    if not root.is_dir():
+        raise DataError(f"dataset path {root} is not a folder")
+    missing = [f"{s}/{c}" for s in config.SPLITS for c in config.CLASSES if not (root / s / c).is_dir()]
+    if missing:
+        raise DataError(
+            f"{root} is not a Brain Tumor MRI dataset folder: missing {', '.join(missing)} "
+            f"(expected Training/ and Testing/, each with {', '.join(config.CLASSES)})"
+        )
+    return root
+
+
+def iter_image_files(folder: Path, skipped: Counter | None = None) -> list[Path]:
+    """Image files under ``folder`` (recursively), sorted; hidden entries and non-images skipped."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        hidden = [d for d in dirnames if is_hidden(d)]
+        if skipped is not None and hidden:
+            for d in hidden:
+                skipped["hidden folder"] += sum(len(f) for _, _, f in os.walk(Path(dirpath) / d))
+        dirnames[:] = sorted(d for d in dirnames if not is_hidden(d))
+        for name in filenames:
+            if is_hidden(name):
+                if skipped is not None:
+                    skipped["hidden file"] += 1
+                continue
+            if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+                if skipped is not None:
+                    skipped["not an image"] += 1
+                continue
+            found.append(Path(dirpath) / name)
+    return sorted(found)
+
+
+def scan_split(root: str | os.PathLike, split: str, max_per_class: int | None = None) -> ScanResult:
+    """List the images of one split (``Training`` or ``Testing``)."""
+    root = validate_layout(root)
+    result = ScanResult(root=root)
+    for label, name in enumerate(config.CLASSES):
+        files = iter_image_files(root / split / name, result.skipped)
+        if max_per_class is not None:
+            files = files[:max_per_class]
+        result.paths += [f.relative_to(root).as_posix() for f in files]
+        result.labels += [label] * len(files)
+    if result.skipped:
+        what = ", ".join(f"{n} {k}" for k, n in sorted(result.skipped.items()))
+        warnings.warn(f"{split}: skipped {what}", stacklevel=2)
+    return result
+
+
+def fingerprint(root: Path, paths: list[str]) -> str:
+    """A short hash of the listed files' names and sizes: changes when the data changes."""
+    h = hashlib.sha1()
+    for p in paths:
+        h.update(f"{p}\0{(root / p).stat().st_size}\n".encode())
+    return h.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- fetch
+def find_dataset_root(folder: Path) -> Path:
+    """The folder at or below ``folder`` that holds Training/ and Testing/."""
+    for candidate in [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]:
+        if all((candidate / s).is_dir() for s in config.SPLITS):
+            return candidate
+    raise DataError(f"{folder}: no Training/ and Testing/ folders found inside")
+
+
+def fetch(source: str | os.PathLike | None = None, dest: str | os.PathLike | None = None) -> dict:
+    """Put the dataset at ``dest`` and return per-split, per-class counts.
+
+    ``source`` None downloads it with kagglehub; otherwise it is a local folder or ``.zip``.
+    """
+    dest = Path(dest).expanduser() if dest else config.data_dir()
+    if source is None:
+        if dest.exists() and any(dest.iterdir()):
+            validate_layout(dest)
+            return summarize(dest)
+        import kagglehub  # imported here: only the download needs it
+
+        source = kagglehub.dataset_download(KAGGLE_DATASET)
+    source = Path(source).expanduser()
+    if not source.exists():
+        raise DataError(f"{source}: no such file or folder")
+    if dest.exists() and any(dest.iterdir()):
+        raise DataError(f"{dest} already exists and is not empty; remove it or choose another --dest")
+    with tempfile.TemporaryDirectory() as tmp:
+        if source.is_file():
+            if not zipfile.is_zipfile(source):
+                raise DataError(f"{source}: not a folder or a .zip archive")
+            with zipfile.ZipFile(source) as zf:
+                zf.extractall(tmp)
+            source = Path(tmp)
+        root = find_dataset_root(source)
+        validate_layout(root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(root, staging, ignore=shutil.ignore_patterns(".*", "__MACOSX"))
+        if dest.exists():
+            dest.rmdir()
+        staging.rename(dest)
+    return summarize(dest)
+
+
+def summarize(root: Path) -> dict:
+    """Counts of images per split and class."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {s: scan_split(root, s).counts() for s in config.SPLITS}
+
+
+# ----------------------------------------------------------------------------- cache
+@dataclass
+class ImageSet:
+    """Decoded images of one split: ``images`` uint8 N×H×W, ``labels`` int64 N, relative ``paths``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    paths: list[str]
+    root: Path
+    fingerprint: str
+    errors: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, index) -> ImageSet:
+        index = torch.as_tensor(index, dtype=torch.long)
+        return ImageSet(
+            self.images[index], self.labels[index], [self.paths[i] for i in index.tolist()],
+            self.root, self.fingerprint,
+        )
+
+
+def decode_many(files: list[Path], size: int, workers: int = 2) -> tuple[np.ndarray, list[int], list[str]]:
+    """Decode files in parallel threads; returns stacked images, indices kept, and error lines."""
+    def one(f: Path):
+        try:
+            return load_image(f, size), None
+        except DataError as e:
+            return None, str(e)
+
+    out = np.zeros((len(files), size, size), dtype=np.uint8)
+    kept, errors = [], []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for i, (arr, err) in enumerate(pool.map(one, files, chunksize=64)):
+            if err:
+                errors.append(err)
+            else:
+                out[len(kept)] = arr
+                kept.append(i)
+    return out[: len(kept)], kept, errors
+
+
+def load_split(
+    split: str,
+    size: int = 224,
+    root: str | os.PathLike | None = None,
+    max_per_class: int | None = None,
+    use_cache: bool = True,
+) -> ImageSet:
+    """Decoded, resized images of one split, from the on-disk uint8 cache when possible."""
+    root = validate_layout(root or config.data_dir())
+    scan = scan_split(root, split, max_per_class)
+    fp = fingerprint(root, scan.paths)
+    cache_file = config.cache_dir() / f"{split}_{size}_{fp}.npz"
+    if use_cache and cache_file.exists():
+        with np.load(cache_file) as z:
+            meta = json.loads(str(z["meta"]))
+            return ImageSet(torch.from_numpy(z["images"]), torch.from_numpy(z["labels"]),
+                            meta["paths"], root, fp, meta["errors"])
+    images, kept, errors = decode_many([root / p for p in scan.paths], size)
+    for e in errors:
+        warnings.warn(f"skipped unreadable image: {e}", stacklevel=2)
+    paths = [scan.paths[i] for i in kept]
+    labels = np.asarray([scan.labels[i] for i in kept], dtype=np.int64)
+    if use_cache:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp.npz")
+        meta = json.dumps({"paths": paths, "errors": errors})
+        np.savez(tmp, images=images, labels=labels, meta=np.array(meta))
+        os.replace(tmp, cache_file)
+    return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), paths, root, fp, errors)
+
+
+# ----------------------------------------------------------------------------- splits
+def train_val_split(
+    labels, groups=None, val_fraction: float = 0.15, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic stratified train/validation indices of Training.
+
+    ``groups`` (one id per image, e.g. near-duplicate groups from :mod:`brainlib.audit`) keeps
+    every group wholly on one side, so duplicates cannot leak from train into validation.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    labels = np.asarray(labels)
+    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
+    n_splits = max(2, round(1 / val_fraction))
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    train_idx, val_idx = next(splitter.split(np.zeros(len(labels)), labels, groups))
+    return np.sort(train_idx), np.sort(val_idx)
+
+
+# ----------------------------------------------------------------------------- tensors
+def train_transform(size: int):
+    """Mild augmentation on uint8 tensors: flip, small affine, brightness/contrast."""
+    from torchvision.transforms import v2
+
+    return v2.Compose([
+        v2.RandomHorizontalFlip(),
+        v2.RandomAffine(degrees=10, translate=(0.06, 0.06), scale=(0.9, 1.1)),
+        v2.ColorJitter(brightness=0.2, contrast=0.2),
+    ])
+
+
+def to_model_input(images_uint8: torch.Tensor, channels: int = 1) -> torch.Tensor:
+    """uint8 N×H×W (or N×1×H×W) → normalized float N×C×H×W."""
+    x = images_uint8 if images_uint8.dim() == 4 else images_uint8.unsqueeze(1)
+    x = (x.float() / 255.0 - NORM_MEAN) / NORM_STD
+    return x.expand(-1, channels, -1, -1).contiguous() if channels != 1 else x
+
+
+class TensorImageDataset(Dataset):
+    """Cached uint8 images as a Dataset; ``transform`` acts on the 1×H×W uint8 tensor."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform=None, channels: int = 1):
+        self.images, self.labels, self.transform, self.channels = images, labels, transform, channels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        x = self.images[i].unsqueeze(0)
+        if self.transform is not None:
+            x = self.transform(x)
+        return to_model_input(x.unsqueeze(0), self.channels)[0], self.labels[i]
+
+
+def make_loader(
+    dataset: Dataset, batch_size: int = 32, shuffle: bool = False, seed: int = 0, num_workers: int = 0
+) -> DataLoader:
+    """A DataLoader safe on 2-core laptops and in notebooks (no worker processes by default)."""
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      num_workers=num_workers, persistent_workers=num_workers > 0)

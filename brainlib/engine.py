@@ -1,0 +1,283 @@
+"""Training, prediction, evaluation and checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from brainlib import __version__, config
+from brainlib.data import NORM_MEAN, NORM_STD, ImageSet, TensorImageDataset, make_loader, to_model_input, train_transform
+from brainlib.metrics import classification_metrics
+from brainlib.models import build_model
+
+CHECKPOINT_FORMAT = "brainlib-checkpoint-v1"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in the checkpoint)."""
+
+    model: str = "fastnet"
+    model_kwargs: dict = field(default_factory=dict)
+    optimizer: str = "adamw"
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    epochs: int = 12
+    batch_size: int = 64
+    scheduler: str = "onecycle"  # none | onecycle | cosine
+    label_smoothing: float = 0.1
+    augment: bool = True
+    early_stopping: int | None = None  # patience in epochs; None = off
+    seed: int = 0
+    synthetic: bool = False  # trained on the synthetic phantom set (label outputs accordingly)
+
+
+RECIPES: dict[str, TrainConfig] = {
+    # The published recipe: Adamax lr 1e-3, 8 epochs, batch 32, no augmentation, no schedule.
+    "seed": TrainConfig(model="seed", optimizer="adamax", lr=1e-3, weight_decay=0.0, epochs=8, batch_size=32,
+                        scheduler="none", label_smoothing=0.0, augment=False),
+    "fast": TrainConfig(),
+}
+
+
+def recipe(name: str, **overrides) -> TrainConfig:
+    """A named recipe with fields overridden (``None`` values are ignored)."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(sorted(RECIPES))}")
+    return dataclasses.replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
+    """Optimizer by name: sgd (with momentum), adam, adamw, adamax."""
+    name = name.lower()
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=True)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamax":
+        return torch.optim.Adamax(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose sgd, adam, adamw or adamax")
+
+
+def make_scheduler(name: str, optimizer, lr: float, epochs: int, steps_per_epoch: int):
+    """Per-step LR scheduler, or None."""
+    if name == "none":
+        return None
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs,
+                                                   steps_per_epoch=steps_per_epoch, pct_start=0.25)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
+    raise ValueError(f"unknown scheduler {name!r}; choose none, onecycle or cosine")
+
+
+# ----------------------------------------------------------------------------- checkpoints
+class CheckpointError(ValueError):
+    """A file that cannot be used as a brainlib checkpoint."""
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """torch.save to a temporary file next to ``path``, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def checkpoint_dict(model: nn.Module, cfg: TrainConfig, **meta) -> dict:
+    """State dict plus plain metadata, loadable with ``torch.load(weights_only=True)``."""
+    kwargs = dict(cfg.model_kwargs)
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "brainlib_version": __version__,
+        "model_name": cfg.model,
+        "model_kwargs": kwargs,
+        "classes": list(config.CLASSES),
+        "preprocessing": {"size": int(model.input_size), "channels": int(model.in_channels),
+                          "grayscale_decode": True, "mean": NORM_MEAN, "std": NORM_STD},
+        "train_config": dataclasses.asdict(cfg),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **meta,
+    }
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load and validate a checkpoint file (no model built)."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, expected a checkpoint file")
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, random bytes, foreign pickles all land here
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable brainlib checkpoint ({first[:120]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a brainlib checkpoint")
+    if list(ckpt.get("classes", [])) != list(config.CLASSES):
+        raise CheckpointError(
+            f"{path}: trained for classes {ckpt.get('classes')}, this brainlib expects {list(config.CLASSES)}"
+        )
+    return ckpt
+
+
+def load_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT) -> tuple[nn.Module, dict]:
+    """Model (in eval mode) and metadata from a checkpoint file."""
+    ckpt = read_checkpoint(path)
+    model = build_model(ckpt["model_name"], **ckpt["model_kwargs"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit model {ckpt['model_name']!r} ({str(e)[:120]})") from None
+    return model.eval(), ckpt
+
+
+# ----------------------------------------------------------------------------- training
+def run_epoch(model, loader, loss_fn, optimizer=None, scheduler=None, desc: str = "", progress: bool = True):
+    """One pass over ``loader``; trains when ``optimizer`` is given. Returns (mean loss, accuracy)."""
+    training = optimizer is not None
+    model.train(training)
+    total_loss, correct, seen = 0.0, 0, 0
+    with torch.set_grad_enabled(training):
+        for x, y in tqdm(loader, desc=desc, leave=False, disable=not progress):
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+            total_loss += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+    return total_loss / max(seen, 1), correct / max(seen, 1)
+
+
+def train(
+    cfg: TrainConfig,
+    train_set: ImageSet,
+    val_set: ImageSet,
+    out: str | os.PathLike | None = None,
+    progress: bool = True,
+    resume: bool = True,
+    extra_meta: dict | None = None,
+) -> tuple[nn.Module, pd.DataFrame]:
+    """Train ``cfg`` on ``train_set``, select the best epoch by validation accuracy.
+
+    Returns the best model and a per-epoch history DataFrame. With ``out``, the best model is written
+    there as a checkpoint, and a resume state ``<out>.resume`` after every epoch, so an interrupted
+    run continues where it stopped (``resume=False`` restarts cleanly).
+    """
+    config.seed_everything(cfg.seed)
+    model = build_model(cfg.model, **cfg.model_kwargs)
+    channels, size = model.in_channels, model.input_size
+    for s, name in ((train_set, "train"), (val_set, "validation")):
+        if s.images.shape[-1] != size:
+            raise ValueError(f"{name} images are {s.images.shape[-1]}px, model {cfg.model} expects {size}px")
+    train_ds = TensorImageDataset(train_set.images, train_set.labels,
+                                  train_transform(size) if cfg.augment else None, channels)
+    val_ds = TensorImageDataset(val_set.images, val_set.labels, None, channels)
+    steps = -(-len(train_ds) // cfg.batch_size)
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
+    scheduler = make_scheduler(cfg.scheduler, optimizer, cfg.lr, cfg.epochs, steps)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    history: list[dict] = []
+    best = {"val_acc": -1.0, "epoch": 0, "state": None}
+    start_epoch = 1
+
+    resume_path = Path(f"{out}.resume") if out else None
+    if resume_path and resume_path.exists():
+        if resume:
+            state = torch.load(resume_path, map_location="cpu", weights_only=True)
+            if state.get("train_config") == dataclasses.asdict(cfg):
+                model.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+                if scheduler is not None:
+                    scheduler.load_state_dict(state["scheduler"])
+                history, best = state["history"], state["best"]
+                start_epoch = len(history) + 1
+                if progress:
+                    print(f"resuming from epoch {start_epoch} ({resume_path.name})")
+        if start_epoch == 1:
+            resume_path.unlink()
+
+    patience_left = cfg.early_stopping
+    for epoch in range(start_epoch, cfg.epochs + 1):
+        torch.manual_seed(cfg.seed * 100_003 + epoch)  # augmentation randomness, same on resume
+        loader = make_loader(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)
+        t0 = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        train_loss, train_acc = run_epoch(model, loader, loss_fn, optimizer, scheduler,
+                                          desc=f"epoch {epoch}/{cfg.epochs}", progress=progress)
+        seconds = time.perf_counter() - t0
+        val_loss, val_acc = run_epoch(model, make_loader(val_ds, 256), loss_fn, progress=False)
+        history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
+                        "val_acc": val_acc, "lr": lr, "seconds": seconds,
+                        "images_per_s": len(train_ds) / seconds})
+        if val_acc > best["val_acc"]:
+            best = {"val_acc": val_acc, "epoch": epoch,
+                    "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+            patience_left = cfg.early_stopping
+        elif patience_left is not None:
+            patience_left -= 1
+        if progress:
+            print(f"epoch {epoch:2d}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
+                  f"val loss {val_loss:.4f} acc {val_acc:.4f}  {seconds:.1f}s")
+        if resume_path:
+            atomic_save({"train_config": dataclasses.asdict(cfg), "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict() if scheduler is not None else {},
+                         "history": history, "best": best}, resume_path)
+        if patience_left is not None and patience_left < 0:
+            break
+
+    model.load_state_dict(best["state"])
+    model.eval()
+    hist = pd.DataFrame(history)
+    if out:
+        meta = {"history": history, "best_epoch": best["epoch"], "best_val_acc": best["val_acc"],
+                "data_fingerprint": train_set.fingerprint, **(extra_meta or {})}
+        atomic_save(checkpoint_dict(model, cfg, **meta), out)
+        resume_path.unlink(missing_ok=True)
+    return model, hist
+
+
+# ----------------------------------------------------------------------------- inference
+@torch.no_grad()
+def predict_proba(model: nn.Module, images_uint8: torch.Tensor, batch_size: int = 256, tta: bool = False) -> np.ndarray:
+    """Class probabilities (N×classes) for uint8 N×H×W images at the model's input size."""
+    model.eval()
+    out = []
+    for i in range(0, len(images_uint8), batch_size):
+        x = to_model_input(images_uint8[i : i + batch_size], model.in_channels)
+        p = torch.softmax(model(x), dim=1)
+        if tta:
+            p = (p + torch.softmax(model(torch.flip(x, dims=[3])), dim=1)) / 2
+        out.append(p)
+    return torch.cat(out).numpy() if out else np.zeros((0, len(config.CLASSES)), dtype=np.float32)
+
+
+def evaluate(model: nn.Module, imageset: ImageSet, tta: bool = False) -> dict:
+    """Metrics of ``model`` on ``imageset`` (plus the predictions, for further analysis)."""
+    probs = predict_proba(model, imageset.images, tta=tta)
+    metrics = classification_metrics(imageset.labels.numpy(), probs.argmax(1))
+    metrics["_probabilities"] = probs
+    return metrics

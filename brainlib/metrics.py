@@ -1,0 +1,43 @@
+"""Classification metrics (scikit-learn) and bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from brainlib.config import CLASSES
+
+
+def classification_metrics(y_true, y_pred, classes=CLASSES) -> dict:
+    """n, accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    labels = list(range(len(classes)))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "per_class": {
+            c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, c in enumerate(classes)
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def bootstrap_ci(y_true, y_pred, metric: str = "accuracy", n_boot: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``accuracy`` or ``macro_f1`` over resampled images."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(y_true), size=(n_boot, len(y_true)))
+    if metric == "accuracy":
+        stats = (y_true[idx] == y_pred[idx]).mean(axis=1)
+    elif metric == "macro_f1":
+        labels = list(range(int(max(y_true.max(), y_pred.max())) + 1))
+        stats = np.array([f1_score(y_true[i], y_pred[i], labels=labels, average="macro", zero_division=0)
+                          for i in idx])
+    else:
+        raise ValueError(f"unknown metric {metric!r}")
+    alpha = (1 - level) / 2
+    return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))

@@ -1,0 +1,121 @@
+"""Model zoo: the published seed CNN (configurable for ablations) and the fast model that beats it."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from brainlib.config import CLASSES
+
+
+class TumorCNN(nn.Module):
+    """Plain CNN: ``blocks`` × (``convs_per_block`` × [conv3×3 → ReLU]) → MaxPool2, flatten, FC head.
+
+    The flatten size is computed with a dummy forward pass, never by hand. With the defaults this is
+    exactly the published seed model (3-channel 224×224 input, 51,032 parameters).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = len(CLASSES),
+        blocks: int = 2,
+        convs_per_block: int = 3,
+        width: int = 4,
+        fc_layers: int = 1,
+        fc_hidden: int = 64,
+        input_size: int = 224,
+    ):
+        super().__init__()
+        self.in_channels, self.input_size = in_channels, input_size
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for _ in range(blocks):
+            for _ in range(convs_per_block):
+                layers += [nn.Conv2d(channels, width, kernel_size=3, padding=1), nn.ReLU()]
+                channels = width
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        with torch.no_grad():
+            flat = self.features(torch.zeros(1, in_channels, input_size, input_size)).numel()
+        head: list[nn.Module] = [nn.Flatten()]
+        for _ in range(fc_layers - 1):
+            head += [nn.Linear(flat, fc_hidden), nn.ReLU()]
+            flat = fc_hidden
+        head.append(nn.Linear(flat, num_classes))
+        self.classifier = nn.Sequential(*head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
+
+
+class Residual(nn.Module):
+    """Two 3×3 conv-BN-ReLU layers with an identity shortcut."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn(channels, channels), conv_bn(channels, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class FastNet(nn.Module):
+    """Small residual BN network on 1-channel low-resolution input, built to train in minutes on a CPU.
+
+    Stem conv (stride 2), then per stage a strided conv-BN-ReLU followed by a residual block,
+    global average pooling, dropout and one linear layer.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = len(CLASSES),
+        widths: tuple[int, ...] = (24, 48, 96, 192),
+        input_size: int = 128,
+        dropout: float = 0.2,
+    ):
+        super().__init__()
+        self.in_channels, self.input_size = in_channels, input_size
+        widths = tuple(widths)
+        layers: list[nn.Module] = [conv_bn(in_channels, widths[0], stride=2)]
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [conv_bn(cin, cout, stride=2), Residual(cout)]
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(widths[-1], num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def seed_model(**overrides) -> TumorCNN:
+    """The published seed architecture (overrides allowed for ablations)."""
+    return TumorCNN(**overrides)
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "seed": seed_model,
+    "tumorcnn": TumorCNN,
+    "fastnet": FastNet,
+}
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered model by name."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
+    return MODELS[name](**kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
