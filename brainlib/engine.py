@@ -15,7 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from brainlib import __version__, config
-from brainlib.data import NORM_MEAN, NORM_STD, ImageSet, TensorImageDataset, make_loader, to_model_input, train_transform
+from brainlib.data import NORM_MEAN, NORM_STD, ImageSet, TensorImageDataset, make_loader, to_model_input
 from brainlib.metrics import classification_metrics
 from brainlib.models import build_model
 
@@ -39,6 +39,7 @@ class TrainConfig:
     augment: bool = True
     early_stopping: int | None = None  # patience in epochs; None = off
     seed: int = 0
+    tta: bool = False  # average predictions with the horizontally flipped image at test time
     synthetic: bool = False  # trained on the synthetic phantom set (label outputs accordingly)
 
 
@@ -150,14 +151,18 @@ def load_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT) -> tupl
 
 
 # ----------------------------------------------------------------------------- training
-def run_epoch(model, loader, loss_fn, optimizer=None, scheduler=None, desc: str = "", progress: bool = True):
-    """One pass over ``loader``; trains when ``optimizer`` is given. Returns (mean loss, accuracy)."""
+def run_epoch(model, loader, loss_fn, optimizer=None, scheduler=None, augment: bool = False, desc: str = "",
+              progress: bool = True):
+    """One pass over ``loader`` (uint8 batches); trains when ``optimizer`` is given.
+
+    Returns (mean loss, accuracy)."""
     training = optimizer is not None
     model.train(training)
     total_loss, correct, seen = 0.0, 0, 0
     with torch.set_grad_enabled(training):
-        for x, y in tqdm(loader, desc=desc, leave=False, disable=not progress):
-            logits = model(x)
+        for images, y in tqdm(loader, desc=desc, leave=False, disable=not progress):
+            x = to_model_input(images, model.in_channels, augment=augment and training)
+            logits = model(x.contiguous(memory_format=torch.channels_last))
             loss = loss_fn(logits, y)
             if training:
                 optimizer.zero_grad(set_to_none=True)
@@ -188,13 +193,13 @@ def train(
     """
     config.seed_everything(cfg.seed)
     model = build_model(cfg.model, **cfg.model_kwargs)
-    channels, size = model.in_channels, model.input_size
+    size = model.input_size
     for s, name in ((train_set, "train"), (val_set, "validation")):
         if s.images.shape[-1] != size:
             raise ValueError(f"{name} images are {s.images.shape[-1]}px, model {cfg.model} expects {size}px")
-    train_ds = TensorImageDataset(train_set.images, train_set.labels,
-                                  train_transform(size) if cfg.augment else None, channels)
-    val_ds = TensorImageDataset(val_set.images, val_set.labels, None, channels)
+    model = model.to(memory_format=torch.channels_last)  # measured faster for conv nets on CPU
+    train_ds = TensorImageDataset(train_set.images, train_set.labels)
+    val_ds = TensorImageDataset(val_set.images, val_set.labels)
     steps = -(-len(train_ds) // cfg.batch_size)
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
     scheduler = make_scheduler(cfg.scheduler, optimizer, cfg.lr, cfg.epochs, steps)
@@ -225,7 +230,7 @@ def train(
         loader = make_loader(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)
         t0 = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = run_epoch(model, loader, loss_fn, optimizer, scheduler,
+        train_loss, train_acc = run_epoch(model, loader, loss_fn, optimizer, scheduler, cfg.augment,
                                           desc=f"epoch {epoch}/{cfg.epochs}", progress=progress)
         seconds = time.perf_counter() - t0
         val_loss, val_acc = run_epoch(model, make_loader(val_ds, 256), loss_fn, progress=False)

@@ -1,0 +1,47 @@
+# Two commands for a newcomer:  make workbook  (environment, data, every notebook)  and  make test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.brainlib-installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+.PHONY: env data test unit nbtest lint workbook clean-cache
+
+env: $(STAMP)
+
+# Bootstraps a local virtual environment when it is missing (or when the dependencies changed).
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m ipykernel install --user --name brainlib --display-name "Python (brainlib)" >/dev/null
+	touch $(STAMP)
+
+# Downloads the dataset with kagglehub unless it is already there ($$BRAINLIB_DATA_DIR or data/brain-tumor-mri).
+data: $(STAMP)
+	$(BIN)/brainlib fetch
+
+test: unit nbtest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+# Notebooks in the smoke profile (tiny subset, 1 epoch, same code path), outputs compared loosely.
+nbtest: $(STAMP)
+	@if [ -n "$(NOTEBOOKS)" ]; then \
+	  BRAINLIB_PROFILE=smoke $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env $(NOTEBOOKS); \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check brainlib tests benchmarks
+
+# Executes every notebook top to bottom in place (full profile), after making sure env and data exist.
+workbook: data
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb"; \
+	  $(BIN)/papermill --cwd notebooks -k python3 "$$nb" "$$nb" || exit 1; \
+	done
+
+clean-cache:
+	rm -rf data/cache

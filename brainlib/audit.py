@@ -1,0 +1,326 @@
+"""Duplicate and leakage audit: exact and perceptual-hash duplicates, the leak-free Testing subset,
+near-duplicate groups for a group-aware validation split, and shortcut checks."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import imagehash
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from brainlib import config
+from brainlib.data import ImageSet, load_image, load_split
+
+# Chosen from evidence (notebook 01 shows example pairs at every distance): at Hamming distance ≤ 6 of
+# the 64-bit pHash the pairs are the same scan (re-encoded, re-scaled, shifted) or an adjacent slice;
+# beyond ~8 unrelated scans of similar anatomy start to appear.
+DEFAULT_THRESHOLD = 6
+HASH_SIZE = 8  # 64-bit pHash
+
+
+# ----------------------------------------------------------------------------- hashing
+def pixel_hash(image: np.ndarray) -> str:
+    """Hash of decoded pixel content (independent of the file's encoding)."""
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+def _phash_chunk(images: np.ndarray) -> np.ndarray:
+    out = np.empty(len(images), dtype=np.uint64)
+    for i, img in enumerate(images):
+        bits = imagehash.phash(Image.fromarray(img), hash_size=HASH_SIZE).hash.flatten()
+        out[i] = np.packbits(bits).view(">u8")[0]
+    return out
+
+
+def perceptual_hashes(images, workers: int = 2) -> np.ndarray:
+    """64-bit pHash of every image (uint8 N×H×W), as uint64, computed on ``workers`` processes."""
+    images = np.asarray(images)
+    if workers <= 1 or len(images) < 256:
+        return _phash_chunk(images)
+    chunks = np.array_split(images, workers * 4)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return np.concatenate(list(pool.map(_phash_chunk, chunks)))
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise Hamming distances between two uint64 hash vectors (len(a) × len(b), uint8)."""
+    return np.bitwise_count(a[:, None] ^ b[None, :]).astype(np.uint8)
+
+
+def nearest(query: np.ndarray, reference: np.ndarray, exclude_self: bool = False, chunk: int = 2048):
+    """For each query hash: index of and distance to the nearest reference hash."""
+    idx = np.empty(len(query), dtype=np.int64)
+    dist = np.empty(len(query), dtype=np.int64)
+    for s in range(0, len(query), chunk):
+        d = hamming(query[s : s + chunk], reference).astype(np.int64)
+        if exclude_self:
+            rows = np.arange(s, min(s + chunk, len(query)))
+            d[rows - s, rows] = 99
+        idx[s : s + chunk] = d.argmin(1)
+        dist[s : s + chunk] = d.min(1)
+    return idx, dist
+
+
+def near_duplicate_groups(hashes: np.ndarray, threshold: int = DEFAULT_THRESHOLD, chunk: int = 2048) -> np.ndarray:
+    """Connected components of the graph 'Hamming distance ≤ threshold': one group id per image."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rows, cols = [], []
+    for s in range(0, len(hashes), chunk):
+        r, c = np.nonzero(hamming(hashes[s : s + chunk], hashes) <= threshold)
+        rows.append(r + s)
+        cols.append(c)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(len(hashes),) * 2)
+    return connected_components(graph, directed=False)[1]
+
+
+# ----------------------------------------------------------------------------- the audit
+@dataclass
+class AuditReport:
+    """Everything the audit found; ``summary()`` gives the JSON of ``brainlib audit``."""
+
+    threshold: int
+    train: ImageSet
+    test: ImageSet
+    train_hashes: np.ndarray
+    test_hashes: np.ndarray
+    nearest_train: np.ndarray  # per Testing image: index into train
+    nearest_distance: np.ndarray  # per Testing image: Hamming distance
+    exact_cross: np.ndarray  # per Testing image: has a pixel-identical Training image
+    train_groups: np.ndarray  # near-duplicate group id per Training image
+    exact_within: dict = field(default_factory=dict)
+    label_conflicts: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def near_cross(self) -> np.ndarray:
+        return (self.nearest_distance <= self.threshold) | self.exact_cross
+
+    @property
+    def leak_free(self) -> np.ndarray:
+        """Boolean mask over Testing: no exact or near duplicate in Training."""
+        return ~self.near_cross
+
+    def leak_free_paths(self) -> list[str]:
+        return [p for p, keep in zip(self.test.paths, self.leak_free) if keep]
+
+    def pairs(self) -> pd.DataFrame:
+        """One row per Testing image with its nearest Training image and their labels."""
+        cls = np.array(config.CLASSES)
+        return pd.DataFrame({
+            "test_path": self.test.paths,
+            "test_label": cls[self.test.labels.numpy()],
+            "train_path": [self.train.paths[i] for i in self.nearest_train],
+            "train_label": cls[self.train.labels.numpy()[self.nearest_train]],
+            "distance": self.nearest_distance,
+            "exact": self.exact_cross,
+        })
+
+    def summary(self) -> dict:
+        labels = self.test.labels.numpy()
+        per_class = {
+            c: {"test_images": int((labels == i).sum()),
+                "exact_cross": int((self.exact_cross & (labels == i)).sum()),
+                "near_cross": int((self.near_cross & (labels == i)).sum()),
+                "leak_free": int((self.leak_free & (labels == i)).sum())}
+            for i, c in enumerate(config.CLASSES)
+        }
+        group_sizes = np.bincount(self.train_groups)
+        return {
+            "threshold": self.threshold,
+            "training_images": len(self.train),
+            "testing_images": len(self.test),
+            "exact_cross_test_images": int(self.exact_cross.sum()),
+            "near_cross_test_images": int(self.near_cross.sum()),
+            "leak_free_test_images": int(self.leak_free.sum()),
+            "exact_within": self.exact_within,
+            "label_conflicts": self.label_conflicts,
+            "training_near_duplicate_groups": int(len(group_sizes)),
+            "training_images_in_groups_of_2_or_more": int(group_sizes[group_sizes > 1].sum()),
+            "largest_training_group": int(group_sizes.max()) if len(group_sizes) else 0,
+            "per_class": per_class,
+            "data_fingerprint": combined_fingerprint(self.train, self.test),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def _exact_groups(pixel_hashes: list[str]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {}
+    for i, h in enumerate(pixel_hashes):
+        groups.setdefault(h, []).append(i)
+    return {h: ix for h, ix in groups.items() if len(ix) > 1}
+
+
+def combined_fingerprint(train: ImageSet, test: ImageSet) -> str:
+    return f"{train.fingerprint}-{test.fingerprint}"
+
+
+def run_audit(
+    root: str | os.PathLike | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+    max_per_class: int | None = None,
+    train: ImageSet | None = None,
+    test: ImageSet | None = None,
+) -> AuditReport:
+    """Audit Training vs Testing at the native 224-pixel decoded resolution."""
+    t0 = time.perf_counter()
+    train = train or load_split("Training", 224, root, max_per_class)
+    test = test or load_split("Testing", 224, root, max_per_class)
+    tr_np, te_np = train.images.numpy(), test.images.numpy()
+    hashes = perceptual_hashes(np.concatenate([tr_np, te_np]))
+    tr_h, te_h = hashes[: len(tr_np)], hashes[len(tr_np) :]
+
+    tr_px = [pixel_hash(a) for a in tr_np]
+    te_px = [pixel_hash(a) for a in te_np]
+    train_px = set(tr_px)
+    exact_cross = np.array([h in train_px for h in te_px], dtype=bool)
+    tr_lab, te_lab = train.labels.numpy(), test.labels.numpy()
+    within = {"Training": _exact_groups(tr_px), "Testing": _exact_groups(te_px)}
+    exact_within = {s: {"groups": len(g), "images": sum(len(ix) for ix in g.values())} for s, g in within.items()}
+    conflicts = {
+        "Training": sum(len({tr_lab[i] for i in ix}) > 1 for ix in within["Training"].values()),
+        "Testing": sum(len({te_lab[i] for i in ix}) > 1 for ix in within["Testing"].values()),
+    }
+    nn_idx, nn_dist = nearest(te_h, tr_h) if len(tr_h) else (np.zeros(len(te_h), int), np.full(len(te_h), 64))
+    lookup = {}
+    for i, h in enumerate(tr_px):
+        lookup.setdefault(h, i)
+    cross_conflicts = sum(int(te_lab[j] != tr_lab[lookup[h]]) for j, h in enumerate(te_px) if h in lookup)
+    conflicts["cross"] = cross_conflicts
+    groups = near_duplicate_groups(tr_h, threshold) if len(tr_h) else np.zeros(0, int)
+    return AuditReport(threshold, train, test, tr_h, te_h, nn_idx, nn_dist, exact_cross, groups,
+                       exact_within, conflicts, time.perf_counter() - t0)
+
+
+# ----------------------------------------------------------------------------- leak-free subset file
+def write_leak_free(report: AuditReport, path: Path = config.LEAK_FREE_FILE) -> Path:
+    """Save the leak-free Testing subset (relative paths) with its fingerprint and threshold."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# brainlib leak-free Testing subset: Testing images with no exact or near duplicate in Training",
+        f"# fingerprint: {combined_fingerprint(report.train, report.test)}",
+        f"# threshold: {report.threshold}",
+        *report.leak_free_paths(),
+    ]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_leak_free(path: Path = config.LEAK_FREE_FILE) -> tuple[dict, list[str]]:
+    """Header fields and paths of a leak-free subset file (empty when missing)."""
+    if not path.exists():
+        return {}, []
+    header, paths = {}, []
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            if ":" in line:
+                k, v = line[1:].split(":", 1)
+                header[k.strip()] = v.strip()
+        elif line.strip():
+            paths.append(line.strip())
+    return header, paths
+
+
+def leak_free_mask(
+    test: ImageSet, train: ImageSet | None = None, threshold: int = DEFAULT_THRESHOLD,
+    path: Path = config.LEAK_FREE_FILE,
+) -> np.ndarray:
+    """Boolean mask of the leak-free Testing images.
+
+    Read from the committed subset file when its fingerprint matches this data; otherwise the audit
+    is recomputed (a few seconds) and, for a full dataset, the file is rewritten.
+    """
+    train = train or load_split("Training", 224, test.root)
+    header, paths = read_leak_free(path)
+    if header.get("fingerprint") == combined_fingerprint(train, test) and header.get("threshold") == str(threshold):
+        keep = set(paths)
+        return np.array([p in keep for p in test.paths], dtype=bool)
+    if train.images.shape[-1] != 224:
+        train = load_split("Training", 224, train.root)
+    test224 = test if test.images.shape[-1] == 224 else load_split("Testing", 224, test.root)
+    report = run_audit(threshold=threshold, train=train, test=test224)
+    if path == config.LEAK_FREE_FILE and len(test224) >= 1000:  # full dataset: refresh the committed file
+        write_leak_free(report, path)
+    keep = set(report.leak_free_paths())
+    return np.array([p in keep for p in test.paths], dtype=bool)
+
+
+def training_groups(train: ImageSet, threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
+    """Near-duplicate group id per Training image, for a group-aware validation split."""
+    if train.images.shape[-1] != 224:
+        raise ValueError("near-duplicate groups are computed on the 224-pixel decoded images")
+    return near_duplicate_groups(perceptual_hashes(train.images.numpy()), threshold)
+
+
+# ----------------------------------------------------------------------------- shortcuts
+def shortcut_table(root: str | os.PathLike | None = None, split: str = "Training",
+                   max_per_class: int | None = None) -> pd.DataFrame:
+    """Per-image file mode, file size, original size, brightness and border brightness, with class."""
+    images = load_split(split, 224, root, max_per_class)
+    rows = []
+    for rel, label, img in zip(images.paths, images.labels.tolist(), images.images.numpy()):
+        with Image.open(images.root / rel) as im:
+            mode, (w, h) = im.mode, im.size
+        border = np.concatenate([img[:8].ravel(), img[-8:].ravel(), img[:, :8].ravel(), img[:, -8:].ravel()])
+        rows.append({"path": rel, "label": config.CLASSES[label], "mode": mode, "width": w, "height": h,
+                     "file_kb": (images.root / rel).stat().st_size / 1024, "brightness": float(img.mean()),
+                     "border_brightness": float(border.mean()), "dark_fraction": float((img < 10).mean())})
+    return pd.DataFrame(rows)
+
+
+def shortcut_scores(table: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Cross-validated accuracy of tiny classifiers that see only one cue (vs the majority baseline)."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    y = table["label"].to_numpy()
+    cues = {
+        "file mode (L vs RGB)": (table[["mode"]] == "RGB").astype(float).to_numpy(),
+        "file size": table[["file_kb"]].to_numpy(),
+        "brightness": table[["brightness", "dark_fraction"]].to_numpy(),
+        "border brightness": table[["border_brightness"]].to_numpy(),
+    }
+    rows = [{"cue": "majority class (baseline)",
+             "cv_accuracy": cross_val_score(DummyClassifier(), np.zeros((len(y), 1)), y, cv=5).mean()}]
+    for name, X in cues.items():
+        model = (DecisionTreeClassifier(max_depth=3, random_state=seed) if X.shape[1] == 1 else
+                 make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)))
+        rows.append({"cue": name, "cv_accuracy": cross_val_score(model, X, y, cv=5).mean()})
+    return pd.DataFrame(rows)
+
+
+def encoding_invariance(paths: list[Path], size: int = 224) -> dict:
+    """Re-save each image as L and as RGB (lossless PNG) and check the pipeline decodes both identically.
+
+    Proof that the input representation carries no trace of the file's colour mode.
+    """
+    identical = max_diff = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in paths:
+            with Image.open(p) as im:
+                gray = im.convert("L")
+            decoded = []
+            for mode in ("L", "RGB"):
+                copy = Path(tmp) / f"copy_{mode}.png"
+                gray.convert(mode).save(copy)
+                decoded.append(load_image(copy, size).astype(int))
+            diff = int(np.abs(decoded[0] - decoded[1]).max())
+            max_diff = max(max_diff, diff)
+            identical += diff == 0
+    return {"images": len(paths), "identical": identical, "max_abs_difference": max_diff}

@@ -1,0 +1,229 @@
+"""The ``brainlib`` command: fetch, audit, train, evaluate, predict.
+
+Exit codes: 0 all good, 2 bad input (one line per problem on stderr, other inputs still processed),
+1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from brainlib import config
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _err(msg: str) -> None:
+    print(f"brainlib: error: {msg}", file=sys.stderr)
+
+
+def _one_line_warnings(message, category, filename, lineno, file=None, line=None):
+    print(f"brainlib: warning: {message}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_fetch(args) -> int:
+    from brainlib.data import fetch
+
+    dest = Path(args.dest) if args.dest else config.data_dir()
+    counts = fetch(args.source, dest)
+    print(f"dataset ready at {dest}")
+    for split, per_class in counts.items():
+        print(f"  {split:9s} {sum(per_class.values()):5d}  " + "  ".join(f"{c} {n}" for c, n in per_class.items()))
+    return EXIT_OK
+
+
+def cmd_audit(args) -> int:
+    from brainlib import audit
+
+    report = audit.run_audit(args.data, threshold=args.threshold)
+    summary = report.summary()
+    if args.write and args.data is None:
+        audit.write_leak_free(report)
+    elif args.write:
+        audit.write_leak_free(report, Path(args.write_to) if args.write_to else config.LEAK_FREE_FILE)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return EXIT_OK
+    print(f"Training {summary['training_images']} images, Testing {summary['testing_images']} images "
+          f"(pHash threshold {summary['threshold']}, {summary['seconds']:.1f}s)")
+    n = summary["testing_images"]
+    for key, label in (("exact_cross_test_images", "Testing images with a pixel-identical Training image"),
+                       ("near_cross_test_images", "Testing images with a near duplicate in Training"),
+                       ("leak_free_test_images", "leak-free Testing images")):
+        print(f"  {label:55s} {summary[key]:5d} ({summary[key] / max(n, 1):.1%})")
+    print(f"  exact duplicates within splits: {summary['exact_within']}; label conflicts: {summary['label_conflicts']}")
+    print("  per class (Testing images / exact / near / leak-free):")
+    for c, v in summary["per_class"].items():
+        print(f"    {c:11s} {v['test_images']:4d} {v['exact_cross']:4d} {v['near_cross']:4d} {v['leak_free']:4d}")
+    return EXIT_OK
+
+
+def cmd_train(args) -> int:
+    from brainlib import engine
+    from brainlib.experiments import train_and_evaluate
+
+    recipe_name = args.recipe or ("seed" if args.model == "seed" else "fast")
+    cfg = engine.recipe(recipe_name, model=args.model, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
+                        batch_size=args.batch_size, seed=args.seed)
+    out = Path(args.out) if args.out else config.MODELS_DIR / f"{cfg.model}.pt"
+    result = train_and_evaluate(cfg, out, root=args.data, resume=not args.restart, progress=not args.json)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(_metrics_text(result))
+        print(f"checkpoint written to {out}")
+    return EXIT_OK
+
+
+def _metrics_text(result: dict) -> str:
+    lines = []
+    if result.get("synthetic"):
+        lines.append("NOTE: SYNTHETIC phantom data — these numbers say nothing about real MRI.")
+    for name, key in (("official Testing", None), ("leak-free Testing", "leak_free")):
+        m = result[key] if key else result
+        lo, hi = m.get("accuracy_ci95", (float("nan"), float("nan")))
+        lines.append(f"{name:18s} n={m['n']:5d}  accuracy {m['accuracy']:.4f} (95% CI {lo:.4f}–{hi:.4f})  "
+                     f"macro-F1 {m['macro_f1']:.4f}")
+    return "\n".join(lines)
+
+
+def cmd_evaluate(args) -> int:
+    from brainlib.experiments import evaluate_checkpoint
+
+    t0 = time.perf_counter()
+    result = evaluate_checkpoint(args.checkpoint, root=args.data, tta=args.tta)
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"checkpoint {args.checkpoint}  ({result['model']})")
+        print(_metrics_text(result))
+    return EXIT_OK
+
+
+def cmd_predict(args) -> int:
+    import torch
+
+    from brainlib.data import DataError, iter_image_files, load_image
+    from brainlib.engine import load_checkpoint, predict_proba
+
+    model, ckpt = load_checkpoint(args.checkpoint)
+    size = ckpt["preprocessing"]["size"]
+    tta = ckpt.get("tta", False)
+    status = EXIT_OK
+
+    def report_error(path, msg):
+        nonlocal status
+        status = EXIT_BAD_INPUT
+        _err(msg)
+        if args.json:
+            print(json.dumps({"path": str(path), "error": msg}), flush=True)
+
+    files: list[Path] = []
+    for arg in args.paths:
+        p = Path(arg)
+        if p.is_dir():
+            found = iter_image_files(p)
+            if not found:
+                report_error(p, f"{p}: folder holds no image files")
+            files += found
+        else:
+            files.append(p)
+    for f in files:
+        try:
+            image = torch.from_numpy(load_image(f, size)).unsqueeze(0)
+        except DataError as e:
+            report_error(f, str(e))
+            continue
+        probs = predict_proba(model, image, tta=tta)[0]
+        label = config.CLASSES[int(probs.argmax())]
+        pdict = {c: round(float(p), 6) for c, p in zip(config.CLASSES, probs)}
+        if args.json:
+            print(json.dumps({"path": str(f), "label": label, "probabilities": pdict}), flush=True)
+        else:
+            print(f"{f}: {label}  (" + ", ".join(f"{c} {p:.3f}" for c, p in pdict.items()) + ")", flush=True)
+    return status
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brainlib", description="Brain tumor MRI classification workbook tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fetch", help="download the dataset (kagglehub) or import a local folder/zip")
+    p.add_argument("--from", dest="source", help="local dataset folder or .zip (default: download from Kaggle)")
+    p.add_argument("--dest", help="where to put it (default: $BRAINLIB_DATA_DIR or data/brain-tumor-mri)")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("audit", help="duplicate / leakage audit of Training vs Testing")
+    p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
+    p.add_argument("--threshold", type=int, default=None, help="pHash Hamming distance for near duplicates")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--no-write", dest="write", action="store_false",
+                   help="do not update the leak-free subset file")
+    p.add_argument("--write-to", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("train", help="train a model, write a checkpoint, report Testing metrics")
+    p.add_argument("--model", default="fastnet", help="model name (fastnet, seed, tumorcnn)")
+    p.add_argument("--recipe", choices=["seed", "fast"], help="training recipe (default: seed for the seed model)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "adamax"])
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="checkpoint path (default: models/<model>.pt)")
+    p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
+    p.add_argument("--restart", action="store_true", help="ignore an interrupted run's resume state")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="metrics on the official Testing split and its leak-free subset")
+    p.add_argument("--checkpoint", default=str(config.DEFAULT_CHECKPOINT))
+    p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
+    p.add_argument("--tta", action="store_true", default=None, help="average with horizontally flipped input")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify image files or folders of images")
+    p.add_argument("paths", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("--checkpoint", default=str(config.DEFAULT_CHECKPOINT))
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from brainlib.data import DataError
+    from brainlib.engine import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    if getattr(args, "threshold", 0) is None:
+        from brainlib.audit import DEFAULT_THRESHOLD
+
+        args.threshold = DEFAULT_THRESHOLD
+    warnings.showwarning = _one_line_warnings
+    try:
+        return args.func(args)
+    except (DataError, CheckpointError) as e:
+        _err(str(e))
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except Exception as e:  # noqa: BLE001 — anything else is our bug: one line, traceback on request
+        if os.environ.get("BRAINLIB_DEBUG"):
+            raise
+        _err(f"internal error: {type(e).__name__}: {e} (set BRAINLIB_DEBUG=1 for a traceback)")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Shared fixtures: a small SYNTHETIC phantom dataset and an isolated decode cache."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from brainlib import config
+from brainlib.synthetic import write_synthetic_dataset
+
+SPEC = SimpleNamespace(n_train=6, n_test=3, size=64, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Point BRAINLIB_CACHE_DIR at a fresh temporary folder: tests never write into the repository."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("BRAINLIB_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def synthetic_spec():
+    """How the ``synthetic_root`` dataset was made (images per class per split, image size, seed)."""
+    return SPEC
+
+
+@pytest.fixture(scope="session")
+def synthetic_counts():
+    """Per-split, per-class image counts of ``synthetic_root`` (the shape fetch/summarize return)."""
+    return {"Training": dict.fromkeys(config.CLASSES, SPEC.n_train),
+            "Testing": dict.fromkeys(config.CLASSES, SPEC.n_test)}
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory):
+    """A tiny SYNTHETIC phantom dataset (6 train + 3 test images per class, 64×64). Treat as read-only."""
+    return write_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), SPEC.n_train, SPEC.n_test,
+                                   size=SPEC.size, seed=SPEC.seed)

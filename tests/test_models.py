@@ -1,0 +1,101 @@
+"""Model zoo: the seed preset's exact size, TumorCNN's computed flatten size, FastNet, the registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from brainlib.config import CLASSES
+from brainlib.models import FastNet, TumorCNN, build_model, count_parameters, seed_model
+
+
+def linears(model: nn.Module) -> list[nn.Linear]:
+    return [m for m in model.classifier if isinstance(m, nn.Linear)]
+
+
+def test_seed_preset_parameters_and_output():
+    torch.manual_seed(0)
+    model = build_model("seed")
+    assert count_parameters(model) == 51_032
+    assert count_parameters(seed_model()) == 51_032
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 224, 224))
+    assert out.shape == (2, len(CLASSES)) == (2, 4)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize(
+    "in_channels, blocks, convs, width, fc_layers, size",
+    [
+        (3, 2, 3, 4, 1, 224),
+        (1, 1, 1, 2, 1, 32),
+        (1, 3, 2, 8, 1, 64),
+        (3, 2, 1, 6, 2, 50),
+        (1, 3, 1, 4, 2, 37),  # odd sizes: 37 → 18 → 9 → 4 (floor at each pool)
+        (1, 4, 2, 3, 3, 128),
+    ],
+)
+def test_tumorcnn_flatten_size(in_channels, blocks, convs, width, fc_layers, size):
+    model = TumorCNN(in_channels=in_channels, blocks=blocks, convs_per_block=convs, width=width,
+                     fc_layers=fc_layers, fc_hidden=16, input_size=size)
+    side = size
+    for _ in range(blocks):
+        side //= 2
+    assert linears(model)[0].in_features == width * side * side
+    assert len(linears(model)) == fc_layers
+    convs_found = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    assert len(convs_found) == blocks * convs
+    with torch.no_grad():
+        out = model(torch.randn(2, in_channels, size, size))
+    assert out.shape == (2, len(CLASSES))
+
+
+def test_tumorcnn_fc_layers_2_adds_hidden_layer():
+    one = TumorCNN(in_channels=1, input_size=64, fc_layers=1)
+    two = TumorCNN(in_channels=1, input_size=64, fc_layers=2, fc_hidden=32)
+    flat = 4 * 16 * 16
+    assert [(m.in_features, m.out_features) for m in linears(one)] == [(flat, 4)]
+    assert [(m.in_features, m.out_features) for m in linears(two)] == [(flat, 32), (32, 4)]
+    assert sum(isinstance(m, nn.ReLU) for m in two.classifier) == 1
+    head_one = flat * 4 + 4
+    head_two = flat * 32 + 32 + 32 * 4 + 4
+    assert count_parameters(two) - count_parameters(one) == head_two - head_one
+    with torch.no_grad():
+        assert two(torch.randn(2, 1, 64, 64)).shape == (2, 4)
+
+
+def test_tumorcnn_records_input_geometry():
+    model = build_model("tumorcnn", in_channels=1, input_size=96)
+    assert (model.in_channels, model.input_size) == (1, 96)
+
+
+def test_fastnet_output_shape():
+    torch.manual_seed(0)
+    model = FastNet().eval()
+    assert (model.in_channels, model.input_size) == (1, 128)
+    with torch.no_grad():
+        out = model(torch.randn(2, 1, 128, 128))
+    assert out.shape == (2, 4)
+    assert torch.isfinite(out).all()
+
+
+def test_fastnet_custom_widths_and_size():
+    model = build_model("fastnet", widths=(8, 16), input_size=64).eval()
+    with torch.no_grad():
+        assert model(torch.randn(3, 1, 64, 64)).shape == (3, 4)
+    assert model.classifier[-1].in_features == 16
+
+
+def test_fastnet_trains_one_step():
+    torch.manual_seed(0)
+    model = FastNet(widths=(8, 16, 32))
+    x, y = torch.randn(4, 1, 64, 64), torch.tensor([0, 1, 2, 3])
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_build_model_unknown_name():
+    with pytest.raises(ValueError, match="unknown model 'resnet9000'"):
+        build_model("resnet9000")
