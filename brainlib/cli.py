@@ -44,10 +44,8 @@ def cmd_audit(args) -> int:
 
     report = audit.run_audit(args.data, threshold=args.threshold)
     summary = report.summary()
-    if args.write and args.data is None:
+    if args.write:
         audit.write_leak_free(report)
-    elif args.write:
-        audit.write_leak_free(report, Path(args.write_to) if args.write_to else config.LEAK_FREE_FILE)
     if args.json:
         print(json.dumps(summary, indent=2))
         return EXIT_OK
@@ -167,8 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=int, default=None, help="pHash Hamming distance for near duplicates")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-write", dest="write", action="store_false",
-                   help="do not update the leak-free subset file")
-    p.add_argument("--write-to", help=argparse.SUPPRESS)
+                   help="do not update the leak-free subset file results/leak_free_testing.txt")
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("train", help="train a model, write a checkpoint, report Testing metrics")

@@ -77,8 +77,11 @@ def make_scheduler(name: str, optimizer, lr: float, epochs: int, steps_per_epoch
     if name == "none":
         return None
     if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs,
-                                                   steps_per_epoch=steps_per_epoch, pct_start=0.25)
+        total = epochs * steps_per_epoch
+        if total < 8:  # too few steps for warm-up and annealing (smoke runs): constant learning rate
+            return None
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total,
+                                                   pct_start=max(0.25, 2.5 / total))
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
     raise ValueError(f"unknown scheduler {name!r}; choose none, onecycle or cosine")
@@ -118,6 +121,10 @@ def checkpoint_dict(model: nn.Module, cfg: TrainConfig, **meta) -> dict:
     }
 
 
+def _one_line(e: Exception, limit: int = 160) -> str:
+    return " ".join(str(e).split())[:limit]
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load and validate a checkpoint file (no model built)."""
     path = Path(path)
@@ -129,9 +136,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, random bytes, foreign pickles all land here
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a readable brainlib checkpoint ({first[:120]})") from None
+        raise CheckpointError(f"{path}: not a readable brainlib checkpoint ({_one_line(first, 120)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a brainlib checkpoint")
+    missing = [k for k in ("model_name", "model_kwargs", "preprocessing", "state_dict", "classes") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: incomplete brainlib checkpoint (missing {', '.join(missing)})")
     if list(ckpt.get("classes", [])) != list(config.CLASSES):
         raise CheckpointError(
             f"{path}: trained for classes {ckpt.get('classes')}, this brainlib expects {list(config.CLASSES)}"
@@ -142,11 +152,14 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 def load_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT) -> tuple[nn.Module, dict]:
     """Model (in eval mode) and metadata from a checkpoint file."""
     ckpt = read_checkpoint(path)
-    model = build_model(ckpt["model_name"], **ckpt["model_kwargs"])
+    try:
+        model = build_model(ckpt["model_name"], **ckpt["model_kwargs"])
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: cannot build its model ({_one_line(e)})") from None
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not fit model {ckpt['model_name']!r} ({str(e)[:120]})") from None
+        raise CheckpointError(f"{path}: weights do not fit model {ckpt['model_name']!r} ({_one_line(e)})") from None
     return model.eval(), ckpt
 
 
@@ -207,6 +220,7 @@ def train(
     history: list[dict] = []
     best = {"val_acc": -1.0, "epoch": 0, "state": None}
     start_epoch = 1
+    patience_left = cfg.early_stopping
 
     resume_path = Path(f"{out}.resume") if out else None
     if resume_path and resume_path.exists():
@@ -219,12 +233,13 @@ def train(
                     scheduler.load_state_dict(state["scheduler"])
                 history, best = state["history"], state["best"]
                 start_epoch = len(history) + 1
+                if cfg.early_stopping is not None:
+                    patience_left = cfg.early_stopping - (len(history) - best["epoch"])
                 if progress:
                     print(f"resuming from epoch {start_epoch} ({resume_path.name})")
         if start_epoch == 1:
             resume_path.unlink()
 
-    patience_left = cfg.early_stopping
     for epoch in range(start_epoch, cfg.epochs + 1):
         torch.manual_seed(cfg.seed * 100_003 + epoch)  # augmentation randomness, same on resume
         loader = make_loader(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)

@@ -12,10 +12,15 @@ def classification_metrics(y_true, y_pred, classes=CLASSES) -> dict:
     """n, accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labels = list(range(len(classes)))
+    if len(y_true) == 0:
+        zero = {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "support": 0}
+        return {"n": 0, "accuracy": float("nan"), "macro_f1": float("nan"),
+                "per_class": {c: dict(zero) for c in classes},
+                "confusion_matrix": [[0] * len(classes) for _ in classes]}
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return {
         "n": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
         "per_class": {
             c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
@@ -26,15 +31,16 @@ def classification_metrics(y_true, y_pred, classes=CLASSES) -> dict:
 
 
 def bootstrap_ci(y_true, y_pred, metric: str = "accuracy", n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``accuracy`` or ``macro_f1`` over resampled images."""
+                 level: float = 0.95, classes=CLASSES) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``accuracy`` or ``macro_f1`` over resampled images
+    (macro-F1 over all ``classes``, as in :func:`classification_metrics`)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(y_true), size=(n_boot, len(y_true)))
     if metric == "accuracy":
         stats = (y_true[idx] == y_pred[idx]).mean(axis=1)
     elif metric == "macro_f1":
-        labels = list(range(int(max(y_true.max(), y_pred.max())) + 1))
+        labels = list(range(len(classes)))
         stats = np.array([f1_score(y_true[i], y_pred[i], labels=labels, average="macro", zero_division=0)
                           for i in idx])
     else:

@@ -38,3 +38,29 @@ def synthetic_root(tmp_path_factory):
     """A tiny SYNTHETIC phantom dataset (6 train + 3 test images per class, 64×64). Treat as read-only."""
     return write_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), SPEC.n_train, SPEC.n_test,
                                    size=SPEC.size, seed=SPEC.seed)
+
+
+@pytest.fixture(autouse=True)
+def repo_paths_in_tmp(tmp_path_factory, monkeypatch):
+    """Point every place brainlib may write inside the repository (models/, results/, the committed
+    leak-free subset file) at a temporary folder, so no test can touch the working tree."""
+    base = tmp_path_factory.mktemp("repo_paths")
+    monkeypatch.setattr(config, "MODELS_DIR", base / "models")
+    monkeypatch.setattr(config, "RESULTS_DIR", base / "results")
+    monkeypatch.setattr(config, "FIGURES_DIR", base / "figures")
+    monkeypatch.setattr(config, "DEFAULT_CHECKPOINT", base / "models" / "brainlib_default.pt")
+    monkeypatch.setattr(config, "SEED_CHECKPOINT", base / "models" / "seed_recipe.pt")
+    monkeypatch.setattr(config, "LEAK_FREE_FILE", base / "results" / "leak_free_testing.txt")
+    return base
+
+
+@pytest.fixture(scope="module")
+def single_torch_thread():
+    """One torch thread for a module's tests: on a busy 2-core machine, thread oversubscription makes small
+    CPU training runs several times slower (results are the same)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

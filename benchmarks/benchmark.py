@@ -1,0 +1,121 @@
+"""Seed recipe vs the fast recipe, trained back to back on this machine in one invocation.
+
+Each recipe runs in its own child process (so peak memory is its own), trains with its default
+settings on the same group-aware train/validation split, and is evaluated on the official Testing
+split and its leak-free subset. Writes results/benchmark.csv and figures/benchmark.png.
+
+    python benchmarks/benchmark.py                 # both recipes, full profile
+    python benchmarks/benchmark.py --save-models   # also write the checkpoints to models/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from brainlib import config, engine, experiments
+from brainlib.models import build_model, count_parameters
+
+RECIPES = {"seed": "seed", "fastnet": "fast"}
+TARGET_VAL_ACC = 0.90  # time-to-accuracy: training seconds until validation accuracy first reaches this
+
+
+def run_one(model: str, save: bool) -> dict:
+    cfg = engine.recipe(RECIPES[model], model=model)
+    out = config.MODELS_DIR / f"{model}.pt" if save else None
+    t0 = time.perf_counter()
+    result = experiments.train_and_evaluate(cfg, out=out, progress=False)
+    wall = time.perf_counter() - t0
+    hist = pd.DataFrame(result["history"])
+    reached = hist.index[hist["val_acc"] >= TARGET_VAL_ACC]
+    net = build_model(cfg.model, **cfg.model_kwargs)
+    data = experiments.prepare_data(net.input_size)
+    model_eval, _ = (engine.load_checkpoint(out) if out else (None, None))
+    if model_eval is None:  # evaluate speed on a fresh network of the same shape (speed only)
+        model_eval = net.eval()
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        engine.predict_proba(model_eval, data.test.images, tta=cfg.tta)
+        times.append(time.perf_counter() - t)
+    return {
+        "recipe": model,
+        "parameters": count_parameters(net),
+        "input": f"{net.in_channels}×{net.input_size}×{net.input_size}",
+        "epochs": len(hist),
+        "train_images_per_s": float(np.median(hist["images_per_s"])),
+        "train_seconds": float(hist["seconds"].sum()),
+        "wall_seconds": round(wall, 1),
+        "seconds_to_val_acc_0.90": float(hist["seconds"].cumsum()[reached[0]]) if len(reached) else float("nan"),
+        "inference_images_per_s": len(data.test) / float(np.median(times)),
+        "best_val_acc": result["best_val_acc"],
+        "test_accuracy": result["accuracy"],
+        "test_macro_f1": result["macro_f1"],
+        "leak_free_accuracy": result["leak_free"]["accuracy"],
+        "leak_free_macro_f1": result["leak_free"]["macro_f1"],
+        "leak_free_n": result["leak_free"]["n"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "torch_threads": torch.get_num_threads(),
+        "history": result["history"],
+    }
+
+
+def plot(rows: list[dict]) -> None:
+    import matplotlib.pyplot as plt
+
+    from brainlib.viz import save_figure
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for r in rows:
+        h = pd.DataFrame(r["history"])
+        axes[0].plot(h["seconds"].cumsum() / 60, h["val_acc"], marker="o", label=r["recipe"])
+    axes[0].set(xlabel="training time (min)", ylabel="validation accuracy", title="Accuracy vs training time")
+    axes[0].legend()
+    names = [r["recipe"] for r in rows]
+    axes[1].bar(names, [r["train_images_per_s"] for r in rows], color=["tab:gray", "tab:blue"][: len(rows)])
+    axes[1].set(ylabel="images / s", title="Training throughput (median epoch)")
+    x = np.arange(len(rows))
+    axes[2].bar(x - 0.2, [r["test_accuracy"] for r in rows], 0.4, label="official Testing")
+    axes[2].bar(x + 0.2, [r["leak_free_accuracy"] for r in rows], 0.4, label="leak-free Testing")
+    axes[2].set(xticks=x, xticklabels=names, ylim=(0.5, 1.0), ylabel="accuracy", title="Testing accuracy")
+    axes[2].legend(loc="lower right")
+    fig.tight_layout()
+    save_figure(fig, "benchmark")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--save-models", action="store_true", help="write the trained checkpoints to models/")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # child mode: run one recipe, print JSON
+    args = parser.parse_args()
+    if args.one:
+        print("BENCHMARK-JSON " + json.dumps(run_one(args.one, args.save_models)))
+        return
+    rows = []
+    for name in args.models:
+        cmd = [sys.executable, __file__, "--one", name] + (["--save-models"] if args.save_models else [])
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        row = json.loads(out.split("BENCHMARK-JSON ", 1)[1])
+        print(f"{name}: {row['train_images_per_s']:.0f} img/s train, {row['train_seconds'] / 60:.1f} min, "
+              f"official {row['test_accuracy']:.4f}, leak-free {row['leak_free_accuracy']:.4f}", flush=True)
+        rows.append(row)
+    table = pd.DataFrame([{k: v for k, v in r.items() if k != "history"} for r in rows])
+    if len(rows) == 2:
+        table["train_throughput_vs_seed"] = table["train_images_per_s"] / table["train_images_per_s"].iloc[0]
+    config.RESULTS_DIR.mkdir(exist_ok=True)
+    table.to_csv(config.RESULTS_DIR / "benchmark.csv", index=False, float_format="%.4f")
+    plot(rows)
+    print(table.drop(columns=["torch_threads"]).T.to_string())
+
+
+if __name__ == "__main__":
+    main()
