@@ -18,8 +18,8 @@ RESULTS_DIR = PROJ_ROOT / "results"
 CLASSES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
 SPLITS: tuple[str, ...] = ("Training", "Testing")
 
-DEFAULT_CHECKPOINT = MODELS_DIR / "brainlib_default.pt"
-SEED_CHECKPOINT = MODELS_DIR / "seed_recipe.pt"
+DEFAULT_CHECKPOINT = MODELS_DIR / "fastnet.pt"  # the fast recipe; `brainlib train` rewrites it
+SEED_CHECKPOINT = MODELS_DIR / "seed.pt"  # the published seed recipe, kept for comparison
 LEAK_FREE_FILE = RESULTS_DIR / "leak_free_testing.txt"
 
 

@@ -39,7 +39,7 @@ def prepare_data(size: int, root: str | os.PathLike | None = None, profile: conf
     n = profile.max_images_per_class
     train224 = load_split("Training", 224, root, n)
     test224 = load_split("Testing", 224, root, n)
-    groups = audit.training_groups(train224, threshold)
+    groups = audit.training_groups(train224)
     train_all = train224 if size == 224 else load_split("Training", size, root, n)
     test = test224 if size == 224 else load_split("Testing", size, root, n)
     if train_all.paths != train224.paths or test.paths != test224.paths:
@@ -61,7 +61,10 @@ def metrics_with_ci(y_true, y_pred, seed: int = 0) -> dict:
 def test_report(model: torch.nn.Module, test: ImageSet, leak_free: np.ndarray, tta: bool = False) -> dict:
     """Official Testing metrics with the same metrics on the leak-free subset under ``leak_free``."""
     probs = engine.predict_proba(model, test.images, tta=tta)
-    y, pred = test.labels.numpy(), probs.argmax(1)
+    return report_from_predictions(test.labels.numpy(), probs.argmax(1), leak_free)
+
+
+def report_from_predictions(y: np.ndarray, pred: np.ndarray, leak_free: np.ndarray) -> dict:
     result = metrics_with_ci(y, pred)
     result["leak_free"] = metrics_with_ci(y[leak_free], pred[leak_free])
     return result
@@ -100,18 +103,45 @@ def train_and_evaluate(cfg: engine.TrainConfig, out: str | os.PathLike | None = 
     return result
 
 
-def evaluate_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT, root: str | os.PathLike | None = None,
-                        tta: bool | None = None) -> dict:
-    """Metrics of a checkpoint on the official Testing split and on its leak-free subset."""
+@dataclass
+class Predictions:
+    """A checkpoint's predictions on Testing: images (at the model's size), probabilities, leak-free mask."""
+
+    model: torch.nn.Module
+    checkpoint: dict
+    test: ImageSet
+    probs: np.ndarray
+    leak_free: np.ndarray
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.test.labels.numpy()
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probs.argmax(1)
+
+
+def checkpoint_predictions(path: str | os.PathLike = config.DEFAULT_CHECKPOINT, root: str | os.PathLike | None = None,
+                           tta: bool | None = None, max_per_class: int | None = None) -> Predictions:
+    """Load a checkpoint and predict every Testing image (flip TTA as the checkpoint's recipe says)."""
     model, ckpt = engine.load_checkpoint(path)
     size = ckpt["preprocessing"]["size"]
-    test = load_split("Testing", size, root)
-    test224 = test if size == 224 else load_split("Testing", 224, root)
+    test = load_split("Testing", size, root, max_per_class)
+    test224 = test if size == 224 else load_split("Testing", 224, root, max_per_class)
     mask = audit.leak_free_mask(test224)
     tta = ckpt.get("tta", False) if tta is None else tta
-    result = test_report(model, test, mask, tta=tta)
-    result.update({"checkpoint": str(Path(path)), "model": ckpt["model_name"], "tta": tta,
-                   "synthetic": is_synthetic(test.root) or ckpt["train_config"].get("synthetic", False)})
+    return Predictions(model, ckpt, test, engine.predict_proba(model, test.images, tta=tta), mask)
+
+
+def evaluate_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT, root: str | os.PathLike | None = None,
+                        tta: bool | None = None, max_per_class: int | None = None) -> dict:
+    """Metrics of a checkpoint on the official Testing split and on its leak-free subset."""
+    p = checkpoint_predictions(path, root, tta, max_per_class)
+    result = report_from_predictions(p.labels, p.predicted, p.leak_free)
+    tta = p.checkpoint.get("tta", False) if tta is None else tta
+    result.update({"checkpoint": str(Path(path)), "model": p.checkpoint["model_name"], "tta": tta,
+                   "synthetic": is_synthetic(p.test.root) or p.checkpoint["train_config"].get("synthetic", False)})
     return result
 
 

@@ -1,8 +1,9 @@
-"""Classification metrics (scikit-learn) and bootstrap confidence intervals."""
+"""Classification metrics (scikit-learn), bootstrap confidence intervals, calibration and ROC."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from brainlib.config import CLASSES
@@ -47,3 +48,33 @@ def bootstrap_ci(y_true, y_pred, metric: str = "accuracy", n_boot: int = 1000, s
         raise ValueError(f"unknown metric {metric!r}")
     alpha = (1 - level) / 2
     return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
+
+
+def calibration(probs, y_true, n_bins: int = 10) -> tuple[float, pd.DataFrame]:
+    """Expected calibration error of the top-class confidence, and the reliability table per bin."""
+    probs, y_true = np.asarray(probs), np.asarray(y_true)
+    confidence, predicted = probs.max(1), probs.argmax(1)
+    correct = predicted == y_true
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    rows = []
+    for b in range(n_bins):
+        mask = bins == b
+        if mask.any():
+            rows.append({"bin": b, "lower": b / n_bins, "upper": (b + 1) / n_bins, "images": int(mask.sum()),
+                         "confidence": float(confidence[mask].mean()), "accuracy": float(correct[mask].mean())})
+    table = pd.DataFrame(rows)
+    ece = float((table["images"] * (table["confidence"] - table["accuracy"]).abs()).sum() / max(len(y_true), 1))
+    return ece, table
+
+
+def roc_one_vs_rest(probs, y_true, classes=CLASSES) -> dict:
+    """Per-class one-vs-rest ROC curves and AUCs: {class: (fpr, tpr, auc)}."""
+    from sklearn.metrics import auc, roc_curve
+
+    probs, y_true = np.asarray(probs), np.asarray(y_true)
+    out = {}
+    for i, c in enumerate(classes):
+        if (y_true == i).any() and (y_true != i).any():
+            fpr, tpr, _ = roc_curve(y_true == i, probs[:, i])
+            out[c] = (fpr, tpr, float(auc(fpr, tpr)))
+    return out

@@ -168,3 +168,20 @@ def write_synthetic_dataset(
                 Image.fromarray(arr).save(folder / f"synth_{i:04d}.jpg", quality=92)
     (root / "SYNTHETIC_DATA.txt").write_text(NOTICE.format(seed=seed, size=size))
     return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m brainlib.synthetic OUT`` writes a small SYNTHETIC dataset for offline smoke runs."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write a small SYNTHETIC phantom dataset (not real MRI).")
+    parser.add_argument("out", help="folder to create (Training/ and Testing/ inside)")
+    parser.add_argument("--train", type=int, default=24, help="Training images per class")
+    parser.add_argument("--test", type=int, default=12, help="Testing images per class")
+    args = parser.parse_args(argv)
+    root = write_synthetic_dataset(args.out, args.train, args.test)
+    print(f"SYNTHETIC phantom dataset written to {root}")
+
+
+if __name__ == "__main__":
+    main()

@@ -3,18 +3,16 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use(matplotlib.get_backend() if matplotlib.get_backend() != "agg" else "agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from brainlib import config  # noqa: E402
+from brainlib import config
 
 
 def save_figure(fig, name: str | None) -> None:
-    """Write ``fig`` to figures/<name>.png (stable names, committed)."""
-    if name:
+    """Write ``fig`` to figures/<name>.png (stable names, committed). Only full-profile runs write:
+    a smoke run must not replace the committed real-data figures."""
+    if name and config.get_profile().name == "full":
         config.FIGURES_DIR.mkdir(parents=True, exist_ok=True)
         fig.savefig(config.FIGURES_DIR / f"{name}.png", dpi=110, bbox_inches="tight")
 
@@ -41,6 +39,163 @@ def duplicate_pairs_by_distance(report, distances=(0, 2, 4, 6, 8, 10, 12), per_d
                 b.set_title(f"Tr {pairs.train_label[i][:4]}", fontsize=7)
         axes[row, 0].set_ylabel(f"d = {d}", fontsize=9)
     fig.suptitle("Testing image (left) and its nearest Training image (right) by pHash Hamming distance d", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def class_counts(counts: dict, save: str | None = None):
+    """Bar chart of images per class for each split (``counts`` as returned by ``data.summarize``)."""
+    import pandas as pd
+
+    table = pd.DataFrame(counts).loc[list(config.CLASSES)]
+    ax = table.plot.bar(figsize=(7, 3.5), rot=0)
+    ax.set(ylabel="images", title="Images per class and split")
+    for container in ax.containers:
+        ax.bar_label(container, fontsize=8)
+    fig = ax.get_figure()
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def sample_grid(imageset, per_class: int = 6, seed: int = 0, save: str | None = None):
+    """A few random images of every class (rows)."""
+    rng = np.random.default_rng(seed)
+    labels = imageset.labels.numpy()
+    fig, axes = plt.subplots(len(config.CLASSES), per_class, figsize=(per_class * 1.5, len(config.CLASSES) * 1.6))
+    for r, name in enumerate(config.CLASSES):
+        idx = rng.choice(np.flatnonzero(labels == r), size=per_class, replace=False)
+        for c, i in enumerate(idx):
+            ax = axes[r, c]
+            ax.imshow(imageset.images[i], cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(name, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def intensity_histograms(imageset, save: str | None = None):
+    """Pixel-intensity distribution of each class (all pixels, density, log scale)."""
+    labels = imageset.labels.numpy()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for r, name in enumerate(config.CLASSES):
+        pixels = imageset.images[labels == r].numpy().ravel()
+        hist = np.bincount(pixels, minlength=256) / len(pixels)
+        ax.plot(np.arange(256), hist, label=name)
+    ax.set(yscale="log", xlabel="gray level", ylabel="fraction of pixels", title="Intensity histograms per class")
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def shortcut_plots(table, save: str | None = None):
+    """File mode share and brightness per class: the cues a model could exploit instead of anatomy."""
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    mode_share = (table.assign(rgb=table["mode"] == "RGB").groupby("label")["rgb"].mean()
+                  .reindex(list(config.CLASSES)))
+    axes[0].bar(mode_share.index, mode_share.to_numpy(), color="tab:red")
+    axes[0].set(ylabel="share of files stored as RGB", title="File colour mode by class", ylim=(0, 1))
+    sns.boxplot(data=table, x="label", y="brightness", order=list(config.CLASSES), ax=axes[1])
+    axes[1].set(title="Mean brightness by class", xlabel="")
+    sns.boxplot(data=table, x="label", y="file_kb", order=list(config.CLASSES), ax=axes[2])
+    axes[2].set(title="File size (KB) by class", xlabel="")
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def history_curves(history, title: str = "", save: str | None = None):
+    """Loss, accuracy and learning rate per epoch from an ``engine.train`` history."""
+    import pandas as pd
+
+    h = pd.DataFrame(history)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    axes[0].plot(h["epoch"], h["train_loss"], label="train")
+    axes[0].plot(h["epoch"], h["val_loss"], label="validation")
+    axes[0].set(xlabel="epoch", ylabel="loss", title="Loss")
+    axes[1].plot(h["epoch"], h["train_acc"], label="train (augmented)")
+    axes[1].plot(h["epoch"], h["val_acc"], label="validation")
+    axes[1].set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    axes[2].plot(h["epoch"], h["lr"])
+    axes[2].set(xlabel="epoch", ylabel="learning rate", title="Learning rate (at epoch start)")
+    for ax in axes[:2]:
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def confusion(matrix, title: str = "", normalize: bool = False, ax=None, save: str | None = None):
+    """Heatmap of a confusion matrix (rows: true class, columns: predicted)."""
+    import seaborn as sns
+
+    m = np.asarray(matrix, dtype=float)
+    if normalize:
+        m = m / np.maximum(m.sum(1, keepdims=True), 1)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.6, 3.9))
+    else:
+        fig = ax.get_figure()
+    sns.heatmap(m, annot=True, fmt=".2f" if normalize else ".0f", cmap="Blues", cbar=False, ax=ax,
+                xticklabels=config.CLASSES, yticklabels=config.CLASSES)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def image_gallery(images, titles, columns: int = 8, title: str = "", save: str | None = None, cmap="gray"):
+    """A grid of images (uint8 grayscale or RGB) with one short title each."""
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 1.85), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img, t in zip(axes.ravel(), images, titles):
+        ax.imshow(img, cmap=cmap if np.ndim(img) == 2 else None, vmin=0, vmax=255)
+        ax.set_title(t, fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def prediction_titles(labels, probs, idx) -> list[str]:
+    """'true → predicted (confidence)' captions for images ``idx``."""
+    return [f"{config.CLASSES[labels[i]][:5]} → {config.CLASSES[probs[i].argmax()][:5]}\n{probs[i].max():.2f}"
+            for i in idx]
+
+
+def reliability_diagram(tables: dict, save: str | None = None):
+    """Reliability diagrams: ``tables`` maps a name to (ece, table) from ``metrics.calibration``."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+    for name, (ece, table) in tables.items():
+        ax.plot(table["confidence"], table["accuracy"], marker="o", label=f"{name} (ECE {ece:.3f})")
+    ax.set(xlabel="confidence (top class)", ylabel="accuracy", title="Reliability diagram", xlim=(0, 1.02),
+           ylim=(0, 1.02))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def roc_curves(curves: dict, title: str = "", save: str | None = None):
+    """One-vs-rest ROC curves from ``metrics.roc_one_vs_rest``."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    for name, (fpr, tpr, auc) in curves.items():
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title=title or "One-vs-rest ROC")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, save)
     return fig

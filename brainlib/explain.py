@@ -1,0 +1,36 @@
+"""Grad-CAM explanations (pytorch-grad-cam) for brainlib models."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.image import show_cam_on_image
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch import nn
+
+from brainlib.data import to_model_input
+
+
+def target_layer(model: nn.Module) -> nn.Module:
+    """The layer Grad-CAM looks at: the last convolutional stage of the network."""
+    convs = [m for m in model.features.modules() if isinstance(m, nn.Conv2d)]
+    if hasattr(model.features[-1], "body"):  # FastNet: the last residual block
+        return model.features[-1]
+    return convs[-1]
+
+
+def gradcam(model: nn.Module, images_uint8: torch.Tensor, classes=None) -> np.ndarray:
+    """Grad-CAM heat maps (N×H×W in [0, 1]) for uint8 N×H×W images; ``classes`` None = predicted class."""
+    model.eval()
+    x = to_model_input(images_uint8, model.in_channels)
+    targets = None if classes is None else [ClassifierOutputTarget(int(c)) for c in classes]
+    with GradCAM(model=model, target_layers=[target_layer(model)]) as cam:
+        return cam(input_tensor=x, targets=targets)
+
+
+def overlay(image_uint8, heatmap: np.ndarray, image_weight: float = 0.6) -> np.ndarray:
+    """RGB uint8 picture of ``heatmap`` over the grayscale image."""
+    gray = np.asarray(image_uint8, dtype=np.float32) / 255.0
+    rgb = np.repeat(gray[..., None], 3, axis=2)
+    return show_cam_on_image(rgb, heatmap, use_rgb=True, image_weight=image_weight)
