@@ -39,6 +39,11 @@ class DataError(ValueError):
     """A problem with the user's data: wrong layout, unreadable image, ..."""
 
 
+def warn(message: str) -> None:
+    """A user-facing UserWarning shown as ``brainlib:0: UserWarning: message`` (no source path)."""
+    warnings.warn_explicit(message, UserWarning, filename="brainlib", lineno=0, module="brainlib")
+
+
 # ----------------------------------------------------------------------------- images
 def load_image(path: str | os.PathLike, size: int | None = None) -> np.ndarray:
     """Decode any image file to an ``H×W`` uint8 grayscale array, resized to ``size``² if given.
@@ -72,7 +77,7 @@ def load_image(path: str | os.PathLike, size: int | None = None) -> np.ndarray:
         raise DataError(f"{path}: corrupt image ({e})") from None
     if size is not None and gray.size != (size, size):
         gray = gray.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
-    return np.asarray(gray, dtype=np.uint8)
+    return np.array(gray, dtype=np.uint8)  # a writable copy (torch.from_numpy warns on read-only arrays)
 
 
 def to_grayscale(im: Image.Image) -> Image.Image:
@@ -169,7 +174,7 @@ def scan_split(root: str | os.PathLike, split: str, max_per_class: int | None = 
         result.labels += [label] * len(files)
     if result.skipped:
         what = ", ".join(f"{n} {k}" for k, n in sorted(result.skipped.items()))
-        warnings.warn(f"{split}: skipped {what}", stacklevel=2)
+        warn(f"{split}: skipped {what}")
     return result
 
 
@@ -316,7 +321,7 @@ def load_split(
                             meta["paths"], root, fp, meta["errors"])
     images, kept, errors = decode_many([root / p for p in scan.paths], size)
     for e in errors:
-        warnings.warn(f"skipped unreadable image: {e}", stacklevel=2)
+        warn(f"skipped unreadable image: {e}")
     paths = [scan.paths[i] for i in kept]
     labels = np.asarray([scan.labels[i] for i in kept], dtype=np.int64)
     if use_cache:

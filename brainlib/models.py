@@ -73,15 +73,16 @@ class FastNet(nn.Module):
 
     A 4×4 stride-4 "patchify" stem (``stem_stride=4``; 2 gives a 3×3 stride-2 conv instead), then per
     stage a strided conv-BN-ReLU followed by a residual block, global average pooling, dropout and
-    one linear layer. The patchify stem measured faster than a 3×3 stride-2 stem at 112 pixels
-    (250 vs 204 training images/s on 2 cores) while seeing more pixels.
+    one linear layer (485,988 parameters with the defaults). The patchify stem measured faster than a
+    3×3 stride-2 stem at 112 pixels while seeing more pixels; widths (16, 32, 64, 128) train ~1.7×
+    faster than (24, 48, 96, 192) at the same accuracy targets (see the README's results).
     """
 
     def __init__(
         self,
         in_channels: int = 1,
         num_classes: int = len(CLASSES),
-        widths: tuple[int, ...] = (24, 48, 96, 192),
+        widths: tuple[int, ...] = (16, 32, 64, 128),
         input_size: int = 160,
         dropout: float = 0.2,
         stem_stride: int = 4,
