@@ -80,7 +80,7 @@ def a_test_image(cli_data, cls: str = "glioma", i: int = 0) -> Path:
 
 
 # ----------------------------------------------------------------------------- train
-@pytest.mark.parametrize("name, model, size, channels", [("seed", "seed", 224, 3), ("fast", "fastnet", 128, 1)])
+@pytest.mark.parametrize("name, model, size, channels", [("seed", "seed", 224, 3), ("fast", "fastnet", 160, 1)])
 def test_train_writes_synthetic_checkpoint(cli_data, name, model, size, channels):
     rc, out, err = cli_data.runs[name]
     assert rc == 0, err

@@ -100,7 +100,8 @@ def test_train_without_out_writes_nothing(sets, tmp_path, monkeypatch):
 def test_recipe():
     seed = engine.recipe("seed", epochs=3, lr=None)
     assert (seed.model, seed.optimizer, seed.epochs, seed.lr) == ("seed", "adamax", 3, 1e-3)
-    assert engine.recipe("fast") == TrainConfig()
+    fast = engine.recipe("fast")
+    assert fast == TrainConfig(tta=True) and (fast.model, fast.tta) == ("fastnet", True)
     with pytest.raises(ValueError, match="unknown recipe"):
         engine.recipe("nope")
 

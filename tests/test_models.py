@@ -73,9 +73,9 @@ def test_tumorcnn_records_input_geometry():
 def test_fastnet_output_shape():
     torch.manual_seed(0)
     model = FastNet().eval()
-    assert (model.in_channels, model.input_size) == (1, 128)
+    assert (model.in_channels, model.input_size) == (1, 160)
     with torch.no_grad():
-        out = model(torch.randn(2, 1, 128, 128))
+        out = model(torch.randn(2, 1, 160, 160))
     assert out.shape == (2, 4)
     assert torch.isfinite(out).all()
 
