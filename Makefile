@@ -42,10 +42,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check brainlib tests benchmarks
 
 # Executes every notebook top to bottom in place (full profile), after making sure env and data exist.
+# The ablation grid of 02 reuses finished runs cached under results/ablation/; FORCE=1 retrains them all.
 workbook: data
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb"; \
-	  $(BIN)/papermill --cwd notebooks -k python3 "$$nb" "$$nb" || exit 1; \
+	  params=""; \
+	  if [ -n "$(FORCE)" ] && [[ "$$nb" == *02_architecture_comparison* ]]; then params="-p FORCE_RERUN True"; fi; \
+	  $(BIN)/papermill --cwd notebooks -k python3 $$params "$$nb" "$$nb" || exit 1; \
 	done
 
 clean-cache:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from brainlib import audit, config, engine
@@ -154,3 +156,181 @@ def _plain(obj):
     if isinstance(obj, (np.floating, np.integer)):
         return obj.item()
     return obj
+
+
+# ----------------------------------------------------------------------------- ablation grid
+ABLATION_SIZE = 112  # the ablation protocol's input size (half the seed's 224, so it fits a CPU budget)
+ABLATION_VERSION = 1  # bump when the protocol changes: cached runs of other versions are retrained
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One configuration of the ablation grid: ``group`` says which question it answers."""
+
+    name: str
+    group: str
+    cfg: engine.TrainConfig
+
+
+def ablation_grid(size: int = ABLATION_SIZE) -> list[Variant]:
+    """The seed recipe at ``size`` px and the variants the seed only claimed, one change each.
+
+    The seed architecture (2 blocks × 3 convs, 4 channels, 1 linear layer) and recipe (Adamax lr 1e-3,
+    8 epochs, batch 32, no augmentation) are kept except for the field a variant changes; FastNet runs
+    its own recipe for the same 8 epochs at the same input size.
+    """
+    base = engine.recipe("seed", model_kwargs={"input_size": size})
+
+    def seed_variant(name: str, group: str, model_kwargs: dict | None = None, **changes) -> Variant:
+        kwargs = {"input_size": size, **(model_kwargs or {})}
+        return Variant(name, group, dataclasses.replace(base, model_kwargs=kwargs, **changes))
+
+    return [
+        seed_variant("seed (Adamax)", "baseline"),
+        seed_variant("Adam", "optimizer", optimizer="adam"),
+        seed_variant("SGD + momentum", "optimizer", optimizer="sgd", lr=1e-2),
+        seed_variant("1 conv / block", "convs per block", {"convs_per_block": 1}),
+        seed_variant("2 convs / block", "convs per block", {"convs_per_block": 2}),
+        seed_variant("3 blocks", "conv blocks", {"blocks": 3}),
+        seed_variant("2 FC layers", "FC layers", {"fc_layers": 2}),
+        seed_variant("3 FC layers", "FC layers", {"fc_layers": 3}),
+        Variant("FastNet", "fast model",
+                engine.recipe("fast", model_kwargs={"input_size": size}, epochs=base.epochs)),
+    ]
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def _run_key(cfg: engine.TrainConfig, fingerprint: str, profile: config.Profile) -> str:
+    import hashlib
+    import json
+
+    blob = json.dumps({"cfg": dataclasses.asdict(cfg), "data": fingerprint, "profile": profile.name,
+                       "version": ABLATION_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_ablation(variants: list[Variant] | None = None, seeds: int | None = None, force: bool = False,
+                 root: str | os.PathLike | None = None, profile: config.Profile | None = None,
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True) -> pd.DataFrame:
+    """Train every variant × seed that is not cached yet; return one row per run.
+
+    Each run is stored as ``<cache_dir>/<profile>/<variant>-seed<k>.json`` (default cache_dir
+    ``results/ablation``: metrics, history and its Testing predictions), keyed on the configuration,
+    the data fingerprint and the protocol version, so a rerun trains only what is missing or changed.
+    ``force=True`` retrains everything.
+    """
+    import json
+
+    profile = profile or config.get_profile()
+    variants = variants if variants is not None else ablation_grid()
+    seeds = seeds if seeds is not None else profile.seeds
+    folder = Path(cache_dir or config.RESULTS_DIR / "ablation") / profile.name
+    sizes = {model_size(v.cfg) for v in variants}
+    data = {s: prepare_data(s, root, profile) for s in sizes}
+    rows, trained = [], 0
+    for v in variants:
+        for seed in range(seeds):
+            cfg = dataclasses.replace(v.cfg, seed=seed)
+            if profile.epochs is not None:
+                cfg = dataclasses.replace(cfg, epochs=profile.epochs)
+            d = data[model_size(cfg)]
+            cfg = dataclasses.replace(cfg, synthetic=d.synthetic)
+            key = _run_key(cfg, audit.combined_fingerprint(d.train, d.test), profile)
+            path = folder / f"{_slug(v.name)}-seed{seed}.json"
+            cached = json.loads(path.read_text()) if path.exists() and not force else None
+            if cached is None or cached.get("key") != key:
+                if progress:
+                    print(f"training {v.name}, seed {seed} ...", flush=True)
+                cached = _ablation_run(v, cfg, d, key)
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".json.tmp")
+                tmp.write_text(json.dumps(cached))
+                os.replace(tmp, path)
+                trained += 1
+            rows.append(cached)
+    if progress:
+        print(f"{len(rows)} runs: {trained} trained now, {len(rows) - trained} from {folder.name}/ in the cache")
+    return pd.DataFrame(rows)
+
+
+def _ablation_run(v: Variant, cfg: engine.TrainConfig, d: PreparedData, key: str) -> dict:
+    from brainlib.models import build_model, count_parameters
+
+    model, history = engine.train(cfg, d.train, d.val, progress=False)
+    pred = engine.predict_proba(model, d.test.images, tta=cfg.tta).argmax(1)
+    y = d.test.labels.numpy()
+    best = int(history["val_acc"].idxmax())
+    return {
+        "key": key, "variant": v.name, "group": v.group, "seed": cfg.seed, "model": cfg.model,
+        "parameters": count_parameters(build_model(cfg.model, **cfg.model_kwargs)),
+        "epochs": len(history), "best_epoch": best + 1, "val_acc": float(history["val_acc"].iloc[best]),
+        "official_acc": float((pred == y).mean()), "leak_free_acc": float((pred == y)[d.leak_free].mean()),
+        "seconds_per_epoch": float(history["seconds"].median()), "train_seconds": float(history["seconds"].sum()),
+        "synthetic": d.synthetic, "predictions": pred.tolist(), "labels": y.tolist(),
+        "leak_free": d.leak_free.tolist(), "history": history.to_dict("records"),
+    }
+
+
+def ablation_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± std over seeds per variant (accuracies in %), in grid order."""
+    order = list(dict.fromkeys(runs["variant"]))
+    g = runs.groupby("variant", sort=False)
+    acc = {"validation": "val_acc", "official Testing": "official_acc", "leak-free Testing": "leak_free_acc"}
+    table = pd.DataFrame({"group": g["group"].first(), "seeds": g.size()})
+    for label, col in acc.items():
+        table[f"{label} mean"] = 100 * g[col].mean()
+        table[f"{label} std"] = 100 * g[col].std(ddof=1)
+    table["parameters"] = g["parameters"].first()
+    table["s / epoch"] = g["seconds_per_epoch"].median()
+    return table.loc[order]
+
+
+def mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
+    """Exact McNemar test (two-sided binomial test on the discordant pairs) of two paired predictions."""
+    from scipy.stats import binomtest
+
+    a_only = int((correct_a & ~correct_b).sum())
+    b_only = int((~correct_a & correct_b).sum())
+    return 1.0 if a_only + b_only == 0 else float(binomtest(a_only, a_only + b_only, 0.5).pvalue)
+
+
+def compare_variants(runs: pd.DataFrame, a: str, b: str) -> dict:
+    """``b`` minus ``a``: mean differences (percentage points), a paired t-test over seeds on validation
+    accuracy, and McNemar tests seed by seed on the official Testing predictions and on the leak-free ones."""
+    from scipy.stats import ttest_rel
+
+    ra = runs[runs["variant"] == a].set_index("seed").sort_index()
+    rb = runs[runs["variant"] == b].set_index("seed").sort_index()
+    seeds = ra.index.intersection(rb.index)
+    ra, rb = ra.loc[seeds], rb.loc[seeds]
+    out = {"comparison": f"{b} vs {a}", "seeds": len(seeds)}
+    for label, col in (("validation", "val_acc"), ("official", "official_acc"), ("leak-free", "leak_free_acc")):
+        out[f"Δ {label} (pp)"] = 100 * float((rb[col] - ra[col]).mean())
+    out["p paired t (validation)"] = (float(ttest_rel(rb["val_acc"], ra["val_acc"]).pvalue)
+                                      if len(seeds) > 1 else float("nan"))
+    for label, masked in (("official", False), ("leak-free", True)):
+        ps = []
+        for s in seeds:
+            y = np.asarray(ra.at[s, "labels"])
+            keep = np.asarray(ra.at[s, "leak_free"]) if masked else np.ones(len(y), bool)
+            ca = (np.asarray(ra.at[s, "predictions"]) == y)[keep]
+            cb = (np.asarray(rb.at[s, "predictions"]) == y)[keep]
+            ps.append(mcnemar_p(ca, cb))
+        out[f"McNemar p ({label}, per seed)"] = " / ".join(f"{p:.2g}" for p in ps)
+        out[f"max McNemar p ({label})"] = max(ps) if ps else float("nan")
+    return out
+
+
+def ablation_comparisons(runs: pd.DataFrame, baseline: str = "seed (Adamax)", alpha: float = 0.05) -> pd.DataFrame:
+    """Every variant against the baseline (the seed recipe), one row each, with a verdict: "better" or
+    "worse" when the paired t-test on validation accuracy is significant at ``alpha``, otherwise
+    "no significant difference"."""
+    variants = [v for v in dict.fromkeys(runs["variant"]) if v != baseline]
+    table = pd.DataFrame([compare_variants(runs, baseline, v) for v in variants]).set_index("comparison")
+    significant = table["p paired t (validation)"] < alpha
+    direction = np.where(table["Δ validation (pp)"] > 0, "better", "worse")
+    table["verdict (validation)"] = np.where(significant, direction, "no significant difference")
+    return table

@@ -128,3 +128,19 @@ def build_model(name: str, **kwargs) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def receptive_fields(model: nn.Module):
+    """Receptive field and stride (input pixels) after every conv and pooling layer of ``model.features``."""
+    import pandas as pd
+
+    rows, rf, stride = [], 1, 1
+    for name, layer in model.features.named_modules():
+        if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
+            k = layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[0]
+            s = layer.stride if isinstance(layer.stride, int) else layer.stride[0]
+            rf += (k - 1) * stride
+            stride *= s
+            rows.append({"layer": f"features.{name}", "type": type(layer).__name__,
+                         "receptive field (px)": rf, "stride (px)": stride})
+    return pd.DataFrame(rows)

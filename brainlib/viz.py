@@ -199,3 +199,92 @@ def roc_curves(curves: dict, title: str = "", save: str | None = None):
     fig.tight_layout()
     save_figure(fig, save)
     return fig
+
+
+def ablation_plot(summary, title: str = "", save: str | None = None):
+    """Mean ± std accuracy per variant (validation, official and leak-free Testing) from
+    ``experiments.ablation_summary``, plus seconds per epoch."""
+    views = ("validation", "official Testing", "leak-free Testing")
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.45 * len(summary) + 1.8), sharey=True,
+                             gridspec_kw={"width_ratios": (3, 1)})
+    y = np.arange(len(summary))
+    height = 0.8 / len(views)
+    for k, view in enumerate(views):
+        axes[0].barh(y + (k - 1) * height, summary[f"{view} mean"], height, xerr=summary[f"{view} std"].fillna(0),
+                     label=view, capsize=2)
+    low = max(0.0, float(np.nanmin([summary[f"{v} mean"].min() for v in views])) - 10)
+    axes[0].set(xlim=(low, 100), xlabel="accuracy (%), mean ± std over seeds", yticks=y,
+                yticklabels=summary.index, title=title or "Ablations")
+    axes[0].invert_yaxis()
+    axes[0].legend(loc="lower left", fontsize=8)
+    axes[1].barh(y, summary["s / epoch"], color="tab:gray")
+    axes[1].set(xlabel="seconds per epoch (median)", title="Training cost")
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def prediction_panel(model, image_uint8, true_label: int | None = None, tta: bool = False, save: str | None = None):
+    """One image, the model's Grad-CAM of its predicted class, and its four class probabilities."""
+    from brainlib import engine, explain
+
+    img = image_uint8.unsqueeze(0) if image_uint8.ndim == 2 else image_uint8
+    probs = engine.predict_proba(model, img, tta=tta)[0]
+    heat = explain.gradcam(model, img)[0]
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+    axes[0].imshow(img[0], cmap="gray", vmin=0, vmax=255)
+    axes[0].set_title("image" if true_label is None else f"true: {config.CLASSES[int(true_label)]}")
+    axes[1].imshow(explain.overlay(img[0], heat))
+    axes[1].set_title(f"Grad-CAM of '{config.CLASSES[int(probs.argmax())]}'")
+    for ax in axes[:2]:
+        ax.axis("off")
+    axes[2].barh(list(config.CLASSES), probs)
+    axes[2].set(xlim=(0, 1), title="probabilities")
+    axes[2].invert_yaxis()
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def first_layer_filters(model, save: str | None = None):
+    """The first convolution's 3×3 filters, summed over input channels (the copies of one gray image)."""
+    import torch
+
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    w = conv.weight.detach().sum(dim=1)
+    vmax = float(w.abs().max())
+    fig, axes = plt.subplots(1, len(w), figsize=(2 * len(w), 2.3), squeeze=False)
+    for k, ax in enumerate(axes[0]):
+        ax.imshow(w[k], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        ax.set_title(f"filter {k}")
+        ax.axis("off")
+    fig.suptitle("First-layer filters (red positive, blue negative)")
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def feature_maps(model, images_uint8, labels, layers: int = 2, save: str | None = None):
+    """Each image beside the output of the model's first ``layers`` feature layers (e.g. conv + ReLU)."""
+    import torch
+
+    from brainlib.data import to_model_input
+
+    with torch.no_grad():
+        maps = model.features[:layers](to_model_input(images_uint8, model.in_channels))
+    channels = maps.shape[1]
+    fig, axes = plt.subplots(len(images_uint8), channels + 1, figsize=(2 * (channels + 1), 2.1 * len(images_uint8)),
+                             squeeze=False)
+    for r in range(len(images_uint8)):
+        axes[r, 0].imshow(images_uint8[r], cmap="gray", vmin=0, vmax=255)
+        axes[r, 0].set_ylabel(config.CLASSES[int(labels[r])])
+        for k in range(channels):
+            axes[r, k + 1].imshow(maps[r, k], cmap="magma")
+            if r == 0:
+                axes[r, k + 1].set_title(f"filter {k}")
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig

@@ -99,3 +99,20 @@ def test_fastnet_trains_one_step():
 def test_build_model_unknown_name():
     with pytest.raises(ValueError, match="unknown model 'resnet9000'"):
         build_model("resnet9000")
+
+
+def test_receptive_fields_of_the_seed_model():
+    from brainlib.models import receptive_fields
+
+    table = receptive_fields(build_model("seed"))
+    assert list(table["type"]) == ["Conv2d"] * 3 + ["MaxPool2d"] + ["Conv2d"] * 3 + ["MaxPool2d"]
+    assert list(table["receptive field (px)"]) == [3, 5, 7, 8, 12, 16, 20, 22]
+    assert list(table["stride (px)"]) == [1, 1, 1, 2, 2, 2, 2, 4]
+
+
+def test_receptive_field_of_a_patchify_stem():
+    from brainlib.models import receptive_fields
+
+    table = receptive_fields(build_model("fastnet"))
+    assert table.iloc[0]["receptive field (px)"] == 4 and table.iloc[0]["stride (px)"] == 4
+    assert table["receptive field (px)"].is_monotonic_increasing

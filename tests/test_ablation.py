@@ -1,0 +1,151 @@
+"""The ablation grid, its on-disk results cache and the significance tests (SYNTHETIC data)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainlib import config, engine, experiments
+from brainlib.models import build_model, count_parameters
+from brainlib.synthetic import write_synthetic_dataset
+
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
+
+def test_grid_changes_one_thing_per_variant():
+    grid = experiments.ablation_grid()
+    names = [v.name for v in grid]
+    assert len(names) == len(set(names)) == 9
+    base = grid[0].cfg
+    assert grid[0].group == "baseline"
+    assert dataclasses.replace(base, model_kwargs={}) == engine.recipe("seed")  # the seed recipe, only smaller
+    assert base.model_kwargs == {"input_size": experiments.ABLATION_SIZE}
+    for v in grid[1:]:
+        if v.group == "fast model":
+            assert v.cfg.model == "fastnet" and v.cfg.epochs == base.epochs
+            continue
+        changed = {f.name for f in dataclasses.fields(base) if getattr(base, f.name) != getattr(v.cfg, f.name)}
+        if v.group == "optimizer":
+            assert changed <= {"optimizer", "lr"} and "optimizer" in changed
+        else:
+            assert changed == {"model_kwargs"}
+            extra = set(v.cfg.model_kwargs) - {"input_size"}
+            assert len(extra) == 1
+
+
+def test_grid_variants_build_with_expected_shapes():
+    for v in experiments.ablation_grid(size=112):
+        model = build_model(v.cfg.model, **v.cfg.model_kwargs)
+        assert model.input_size == 112
+        assert count_parameters(model) > 0
+    seed112 = build_model("seed", input_size=112)
+    assert seed112.classifier[-1].in_features == 4 * 28 * 28
+
+
+def _tiny_grid():
+    base = engine.recipe("seed", model_kwargs={"input_size": 32}, batch_size=8)
+    return [experiments.Variant("tiny base", "baseline", base),
+            experiments.Variant("tiny adam", "optimizer", dataclasses.replace(base, optimizer="adam"))]
+
+
+@pytest.fixture(scope="module")
+def ablation_root(tmp_path_factory):
+    """SYNTHETIC phantoms, enough per class for a group-aware validation split."""
+    return write_synthetic_dataset(tmp_path_factory.mktemp("ablation"), 14, 3, size=48, seed=2)
+
+
+def test_run_ablation_caches_and_forces(ablation_root, tmp_path, monkeypatch):
+    synthetic_root = ablation_root
+    smoke = config.get_profile("smoke")
+    runs = experiments.run_ablation(_tiny_grid(), seeds=2, root=synthetic_root, profile=smoke,
+                                    cache_dir=tmp_path, progress=False)
+    assert list(runs["variant"]) == ["tiny base", "tiny base", "tiny adam", "tiny adam"]
+    assert list(runs["seed"]) == [0, 1, 0, 1]
+    assert runs["synthetic"].all()
+    assert len(list((tmp_path / "smoke").glob("*.json"))) == 4
+    n_test = len(runs.iloc[0]["labels"])
+    assert all(len(p) == n_test for p in runs["predictions"])
+    acc = [(np.array(r.predictions) == np.array(r.labels)).mean() for r in runs.itertuples()]
+    assert np.allclose(acc, runs["official_acc"])
+
+    calls = []
+    real_train = engine.train
+
+    def counting_train(*a, **k):
+        calls.append(a[0])
+        return real_train(*a, **k)
+
+    monkeypatch.setattr(engine, "train", counting_train)
+    again = experiments.run_ablation(_tiny_grid(), seeds=2, root=synthetic_root, profile=smoke,
+                                     cache_dir=tmp_path, progress=False)
+    assert calls == []  # everything came from the cache
+    pd.testing.assert_frame_equal(again, runs)
+
+    changed = _tiny_grid()
+    changed[1] = dataclasses.replace(changed[1], cfg=dataclasses.replace(changed[1].cfg, lr=3e-3))
+    experiments.run_ablation(changed, seeds=2, root=synthetic_root, profile=smoke, cache_dir=tmp_path,
+                             progress=False)
+    assert [c.lr for c in calls] == [3e-3, 3e-3]  # only the changed variant was retrained
+
+    calls.clear()
+    experiments.run_ablation(_tiny_grid()[:1], seeds=1, root=synthetic_root, profile=smoke, cache_dir=tmp_path,
+                             force=True, progress=False)
+    assert len(calls) == 1
+
+
+def _fake_runs():
+    y = np.array([0, 1, 2, 3] * 5)
+    lf = np.arange(len(y)) < 8
+    rows = []
+    for seed, (va, vb) in enumerate([(0.80, 0.90), (0.82, 0.91), (0.78, 0.90)]):
+        pa = y.copy()
+        pa[:6] = (pa[:6] + 1) % 4  # a wrong on 6 images
+        pb = y.copy()
+        for name, val, pred in (("A", va, pa), ("B", vb, pb)):
+            rows.append({"variant": name, "group": name, "seed": seed, "val_acc": val,
+                         "official_acc": float((pred == y).mean()), "leak_free_acc": float((pred == y)[lf].mean()),
+                         "parameters": 10, "seconds_per_epoch": 1.0 + seed, "predictions": pred.tolist(),
+                         "labels": y.tolist(), "leak_free": lf.tolist()})
+    return pd.DataFrame(rows)
+
+
+def test_summary_mean_and_std():
+    s = experiments.ablation_summary(_fake_runs())
+    assert list(s.index) == ["A", "B"]
+    assert s.loc["A", "validation mean"] == pytest.approx(80.0)
+    assert s.loc["A", "validation std"] == pytest.approx(2.0)
+    assert s.loc["B", "official Testing mean"] == pytest.approx(100.0)
+    assert s.loc["A", "official Testing mean"] == pytest.approx(70.0)
+    assert s.loc["A", "s / epoch"] == 2.0 and s.loc["A", "seeds"] == 3
+
+
+def test_mcnemar_exact():
+    a = np.array([True] * 10 + [False] * 5)
+    assert experiments.mcnemar_p(a, a) == 1.0
+    b = np.ones(15, bool)  # b right on the 5 that a gets wrong, never the other way round
+    assert experiments.mcnemar_p(a, b) == pytest.approx(2 * 0.5**5)
+    assert experiments.mcnemar_p(b, a) == pytest.approx(2 * 0.5**5)
+
+
+def test_compare_variants():
+    c = experiments.compare_variants(_fake_runs(), "A", "B")
+    assert c["seeds"] == 3
+    assert c["Δ validation (pp)"] == pytest.approx(10.333, abs=1e-3)
+    assert c["Δ official (pp)"] == pytest.approx(30.0)
+    assert c["p paired t (validation)"] < 0.01
+    assert c["max McNemar p (official)"] == pytest.approx(2 * 0.5**6)  # 6 discordant pairs, all one way
+    assert c["max McNemar p (leak-free)"] == pytest.approx(2 * 0.5**6)
+    table = experiments.ablation_comparisons(_fake_runs(), baseline="A")
+    assert list(table.index) == ["B vs A"]
+
+
+def test_comparison_verdicts():
+    table = experiments.ablation_comparisons(_fake_runs(), baseline="A")
+    assert table.loc["B vs A", "verdict (validation)"] == "better"
+    same = _fake_runs()
+    same.loc[same["variant"] == "B", "val_acc"] = [0.81, 0.80, 0.79]
+    assert experiments.ablation_comparisons(same, baseline="A").loc["B vs A", "verdict (validation)"] == \
+        "no significant difference"
