@@ -46,9 +46,7 @@ lint: $(STAMP)
 workbook: data
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb"; \
-	  params=""; \
-	  if [ -n "$(FORCE)" ] && [[ "$$nb" == *02_architecture_comparison* ]]; then params="-p FORCE_RERUN True"; fi; \
-	  $(BIN)/papermill --cwd notebooks -k python3 $$params "$$nb" "$$nb" || exit 1; \
+	  BRAINLIB_FORCE_RERUN="$(FORCE)" $(BIN)/papermill --cwd notebooks -k python3 "$$nb" "$$nb" || exit 1; \
 	done
 
 clean-cache:

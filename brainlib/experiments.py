@@ -1,5 +1,6 @@
 """End-to-end runs on the dataset: data preparation with a group-aware split, train → evaluate,
-checkpoint evaluation on the official Testing split and its leak-free subset."""
+checkpoint evaluation on the official Testing split and its leak-free subset, and the ablation grid
+(cached runs, summaries, paired significance tests)."""
 
 from __future__ import annotations
 
@@ -203,12 +204,18 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def _run_key(cfg: engine.TrainConfig, fingerprint: str, profile: config.Profile) -> str:
+def _run_key(cfg: engine.TrainConfig, data: PreparedData, profile: config.Profile) -> str:
+    """What a cached run depends on: configuration, files (names and sizes), the validation split, the
+    leak-free mask, the decoder, the profile and the protocol version."""
     import hashlib
     import json
 
-    blob = json.dumps({"cfg": dataclasses.asdict(cfg), "data": fingerprint, "profile": profile.name,
-                       "version": ABLATION_VERSION}, sort_keys=True)
+    from brainlib.data import DECODER_VERSION
+
+    blob = json.dumps({"cfg": dataclasses.asdict(cfg), "data": audit.combined_fingerprint(data.train, data.test),
+                       "val": data.val.paths, "leak_free": np.flatnonzero(data.leak_free).tolist(),
+                       "decoder": DECODER_VERSION, "profile": profile.name, "version": ABLATION_VERSION},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -217,9 +224,10 @@ def run_ablation(variants: list[Variant] | None = None, seeds: int | None = None
                  cache_dir: str | os.PathLike | None = None, progress: bool = True) -> pd.DataFrame:
     """Train every variant × seed that is not cached yet; return one row per run.
 
-    Each run is stored as ``<cache_dir>/<profile>/<variant>-seed<k>.json`` (default cache_dir
-    ``results/ablation``: metrics, history and its Testing predictions), keyed on the configuration,
-    the data fingerprint and the protocol version, so a rerun trains only what is missing or changed.
+    Each run is stored as ``<cache_dir>/<profile>/<variant>-seed<k>-<key>.json`` (default cache_dir
+    ``results/ablation``: metrics, history and its Testing predictions). The key hashes everything the
+    run depends on (configuration, data, validation split, leak-free mask, protocol version), so a rerun
+    trains only what is missing or changed and never overwrites the result of another configuration.
     ``force=True`` retrains everything.
     """
     import json
@@ -238,8 +246,8 @@ def run_ablation(variants: list[Variant] | None = None, seeds: int | None = None
                 cfg = dataclasses.replace(cfg, epochs=profile.epochs)
             d = data[model_size(cfg)]
             cfg = dataclasses.replace(cfg, synthetic=d.synthetic)
-            key = _run_key(cfg, audit.combined_fingerprint(d.train, d.test), profile)
-            path = folder / f"{_slug(v.name)}-seed{seed}.json"
+            key = _run_key(cfg, d, profile)
+            path = folder / f"{_slug(v.name)}-seed{seed}-{key}.json"
             cached = json.loads(path.read_text()) if path.exists() and not force else None
             if cached is None or cached.get("key") != key:
                 if progress:
@@ -250,7 +258,7 @@ def run_ablation(variants: list[Variant] | None = None, seeds: int | None = None
                 tmp.write_text(json.dumps(cached))
                 os.replace(tmp, path)
                 trained += 1
-            rows.append(cached)
+            rows.append({**cached, "variant": v.name, "group": v.group})
     if progress:
         print(f"{len(rows)} runs: {trained} trained now, {len(rows) - trained} from {folder.name}/ in the cache")
     return pd.DataFrame(rows)
@@ -269,7 +277,8 @@ def _ablation_run(v: Variant, cfg: engine.TrainConfig, d: PreparedData, key: str
         "epochs": len(history), "best_epoch": best + 1, "val_acc": float(history["val_acc"].iloc[best]),
         "official_acc": float((pred == y).mean()), "leak_free_acc": float((pred == y)[d.leak_free].mean()),
         "seconds_per_epoch": float(history["seconds"].median()), "train_seconds": float(history["seconds"].sum()),
-        "synthetic": d.synthetic, "predictions": pred.tolist(), "labels": y.tolist(),
+        "synthetic": d.synthetic, "torch": torch.__version__, "device": "cpu", "threads": torch.get_num_threads(),
+        "predictions": pred.tolist(), "labels": y.tolist(),
         "leak_free": d.leak_free.tolist(), "history": history.to_dict("records"),
     }
 
@@ -302,8 +311,13 @@ def compare_variants(runs: pd.DataFrame, a: str, b: str) -> dict:
     accuracy, and McNemar tests seed by seed on the official Testing predictions and on the leak-free ones."""
     from scipy.stats import ttest_rel
 
+    for name in (a, b):
+        if not (runs["variant"] == name).any():
+            raise ValueError(f"no runs of variant {name!r}")
     ra = runs[runs["variant"] == a].set_index("seed").sort_index()
     rb = runs[runs["variant"] == b].set_index("seed").sort_index()
+    if not (ra.index.is_unique and rb.index.is_unique):
+        raise ValueError("one run per variant and seed expected")
     seeds = ra.index.intersection(rb.index)
     ra, rb = ra.loc[seeds], rb.loc[seeds]
     out = {"comparison": f"{b} vs {a}", "seeds": len(seeds)}
@@ -315,6 +329,8 @@ def compare_variants(runs: pd.DataFrame, a: str, b: str) -> dict:
         ps = []
         for s in seeds:
             y = np.asarray(ra.at[s, "labels"])
+            if not np.array_equal(y, rb.at[s, "labels"]):
+                raise ValueError(f"{a!r} and {b!r} were tested on different images")
             keep = np.asarray(ra.at[s, "leak_free"]) if masked else np.ones(len(y), bool)
             ca = (np.asarray(ra.at[s, "predictions"]) == y)[keep]
             cb = (np.asarray(rb.at[s, "predictions"]) == y)[keep]
@@ -325,12 +341,24 @@ def compare_variants(runs: pd.DataFrame, a: str, b: str) -> dict:
 
 
 def ablation_comparisons(runs: pd.DataFrame, baseline: str = "seed (Adamax)", alpha: float = 0.05) -> pd.DataFrame:
-    """Every variant against the baseline (the seed recipe), one row each, with a verdict: "better" or
-    "worse" when the paired t-test on validation accuracy is significant at ``alpha``, otherwise
-    "no significant difference"."""
+    """Every variant against the baseline (the seed recipe), one row each.
+
+    The paired t-test p-values are also adjusted for testing all variants at once (Benjamini–Hochberg,
+    ``scipy.stats.false_discovery_control``). The verdict is "better"/"worse" when the adjusted p is below
+    ``alpha``, "no significant difference" otherwise, and "n/a (1 seed)" without replicates."""
+    from scipy.stats import false_discovery_control
+
+    if not (runs["variant"] == baseline).any():
+        raise ValueError(f"baseline {baseline!r} not among the runs")
     variants = [v for v in dict.fromkeys(runs["variant"]) if v != baseline]
     table = pd.DataFrame([compare_variants(runs, baseline, v) for v in variants]).set_index("comparison")
-    significant = table["p paired t (validation)"] < alpha
+    p = table["p paired t (validation)"].to_numpy(dtype=float)
+    tested = ~np.isnan(p)
+    adjusted = np.full_like(p, np.nan)
+    if tested.any():
+        adjusted[tested] = false_discovery_control(p[tested])
+    table["p adjusted (BH)"] = adjusted
     direction = np.where(table["Δ validation (pp)"] > 0, "better", "worse")
-    table["verdict (validation)"] = np.where(significant, direction, "no significant difference")
+    verdict = np.where(adjusted < alpha, direction, "no significant difference")
+    table["verdict (validation)"] = np.where(tested, verdict, "n/a (1 seed)")
     return table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pandas as pd
 import torch
 from torch import nn
 
@@ -130,10 +131,8 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def receptive_fields(model: nn.Module):
+def receptive_fields(model: nn.Module) -> pd.DataFrame:
     """Receptive field and stride (input pixels) after every conv and pooling layer of ``model.features``."""
-    import pandas as pd
-
     rows, rf, stride = [], 1, 1
     for name, layer in model.features.named_modules():
         if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):

@@ -230,7 +230,7 @@ def prediction_panel(model, image_uint8, true_label: int | None = None, tta: boo
 
     img = image_uint8.unsqueeze(0) if image_uint8.ndim == 2 else image_uint8
     probs = engine.predict_proba(model, img, tta=tta)[0]
-    heat = explain.gradcam(model, img)[0]
+    heat = explain.gradcam(model, img, classes=[int(probs.argmax())])[0]
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
     axes[0].imshow(img[0], cmap="gray", vmin=0, vmax=255)
     axes[0].set_title("image" if true_label is None else f"true: {config.CLASSES[int(true_label)]}")
@@ -247,7 +247,7 @@ def prediction_panel(model, image_uint8, true_label: int | None = None, tta: boo
 
 
 def first_layer_filters(model, save: str | None = None):
-    """The first convolution's 3×3 filters, summed over input channels (the copies of one gray image)."""
+    """The first convolution's filters, summed over input channels (the copies of one gray image)."""
     import torch
 
     conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
@@ -270,6 +270,7 @@ def feature_maps(model, images_uint8, labels, layers: int = 2, save: str | None 
 
     from brainlib.data import to_model_input
 
+    model.eval()
     with torch.no_grad():
         maps = model.features[:layers](to_model_input(images_uint8, model.in_channels))
     channels = maps.shape[1]

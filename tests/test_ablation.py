@@ -90,10 +90,48 @@ def test_run_ablation_caches_and_forces(ablation_root, tmp_path, monkeypatch):
                              progress=False)
     assert [c.lr for c in calls] == [3e-3, 3e-3]  # only the changed variant was retrained
 
+    assert len(list((tmp_path / "smoke").glob("*.json"))) == 6  # the old lr's results are kept, not overwritten
+
     calls.clear()
+    first = min((tmp_path / "smoke").glob("tiny-base-seed0-*.json"))
+    before = first.stat().st_mtime_ns
     experiments.run_ablation(_tiny_grid()[:1], seeds=1, root=synthetic_root, profile=smoke, cache_dir=tmp_path,
                              force=True, progress=False)
     assert len(calls) == 1
+    assert first.stat().st_mtime_ns != before  # rewritten
+
+
+def test_cache_depends_on_profile_data_and_protocol(ablation_root, tmp_path, monkeypatch):
+    smoke = config.get_profile("smoke")
+    grid = _tiny_grid()[:1]
+    kw = dict(seeds=1, cache_dir=tmp_path, progress=False)
+    experiments.run_ablation(grid, root=ablation_root, profile=smoke, **kw)
+
+    calls = []
+    real_train = engine.train
+    monkeypatch.setattr(engine, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    other_profile = dataclasses.replace(smoke, name="smoke-copy")
+    experiments.run_ablation(grid, root=ablation_root, profile=other_profile, **kw)
+    assert len(calls) == 1 and (tmp_path / "smoke-copy").is_dir()
+
+    other_data = write_synthetic_dataset(tmp_path / "other", 14, 3, size=48, seed=3)
+    experiments.run_ablation(grid, root=other_data, profile=smoke, **kw)
+    assert len(calls) == 2
+
+    monkeypatch.setattr(experiments, "ABLATION_VERSION", experiments.ABLATION_VERSION + 1)
+    experiments.run_ablation(grid, root=ablation_root, profile=smoke, **kw)
+    assert len(calls) == 3
+    assert len(list((tmp_path / "smoke").glob("*.json"))) == 3
+
+
+def test_cached_rows_take_the_current_names(ablation_root, tmp_path):
+    smoke = config.get_profile("smoke")
+    grid = _tiny_grid()[:1]
+    experiments.run_ablation(grid, seeds=1, root=ablation_root, profile=smoke, cache_dir=tmp_path, progress=False)
+    renamed = [dataclasses.replace(grid[0], group="renamed group")]
+    runs = experiments.run_ablation(renamed, seeds=1, root=ablation_root, profile=smoke, cache_dir=tmp_path,
+                                    progress=False)
+    assert list(runs["group"]) == ["renamed group"]
 
 
 def _fake_runs():
@@ -128,6 +166,9 @@ def test_mcnemar_exact():
     b = np.ones(15, bool)  # b right on the 5 that a gets wrong, never the other way round
     assert experiments.mcnemar_p(a, b) == pytest.approx(2 * 0.5**5)
     assert experiments.mcnemar_p(b, a) == pytest.approx(2 * 0.5**5)
+    c = np.array([True] * 2 + [False] * 5 + [True] * 8)  # 2 right only here, 5 right only in d
+    d = np.array([False] * 2 + [True] * 5 + [True] * 8)
+    assert experiments.mcnemar_p(c, d) == pytest.approx(58 / 128)  # 2 · P(X ≤ 2), X ~ Binomial(7, 1/2)
 
 
 def test_compare_variants():
@@ -145,7 +186,35 @@ def test_compare_variants():
 def test_comparison_verdicts():
     table = experiments.ablation_comparisons(_fake_runs(), baseline="A")
     assert table.loc["B vs A", "verdict (validation)"] == "better"
+    assert table.loc["B vs A", "p adjusted (BH)"] == pytest.approx(table.loc["B vs A", "p paired t (validation)"])
+    assert experiments.ablation_comparisons(_fake_runs(), baseline="B").loc["A vs B", "verdict (validation)"] == \
+        "worse"
+    one_seed = _fake_runs().query("seed == 0")
+    assert experiments.ablation_comparisons(one_seed, baseline="A").loc["B vs A", "verdict (validation)"] == \
+        "n/a (1 seed)"
+    with pytest.raises(ValueError, match="baseline"):
+        experiments.ablation_comparisons(_fake_runs(), baseline="nope")
     same = _fake_runs()
     same.loc[same["variant"] == "B", "val_acc"] = [0.81, 0.80, 0.79]
     assert experiments.ablation_comparisons(same, baseline="A").loc["B vs A", "verdict (validation)"] == \
         "no significant difference"
+
+
+def test_benjamini_hochberg_across_variants():
+    runs = _fake_runs()
+    c = runs[runs["variant"] == "B"].copy()
+    c["variant"] = "C"
+    c["val_acc"] = [0.81, 0.83, 0.775]  # a small, noisy improvement
+    table = experiments.ablation_comparisons(pd.concat([runs, c]), baseline="A")
+    raw, adj = table["p paired t (validation)"], table["p adjusted (BH)"]
+    assert (adj >= raw - 1e-12).all()
+    assert table.loc["C vs A", "verdict (validation)"] == "no significant difference"
+
+
+def test_compare_rejects_mismatched_runs():
+    runs = _fake_runs()
+    runs["labels"] = [lab if v == "A" else list(range(len(lab))) for v, lab in zip(runs["variant"], runs["labels"])]
+    with pytest.raises(ValueError, match="different images"):
+        experiments.compare_variants(runs, "A", "B")
+    with pytest.raises(ValueError, match="no runs"):
+        experiments.compare_variants(_fake_runs(), "A", "Z")
