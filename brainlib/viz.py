@@ -205,7 +205,7 @@ def ablation_plot(summary, title: str = "", save: str | None = None):
     """Mean ± std accuracy per variant (validation, official and leak-free Testing) from
     ``experiments.ablation_summary``, plus seconds per epoch."""
     views = ("validation", "official Testing", "leak-free Testing")
-    fig, axes = plt.subplots(1, 2, figsize=(13, 0.45 * len(summary) + 1.8), sharey=True,
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.45 * len(summary) + 2.2), sharey=True,
                              gridspec_kw={"width_ratios": (3, 1)})
     y = np.arange(len(summary))
     height = 0.8 / len(views)
@@ -216,7 +216,7 @@ def ablation_plot(summary, title: str = "", save: str | None = None):
     axes[0].set(xlim=(low, 100), xlabel="accuracy (%), mean ± std over seeds", yticks=y,
                 yticklabels=summary.index, title=title or "Ablations")
     axes[0].invert_yaxis()
-    axes[0].legend(loc="lower left", fontsize=8)
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=len(views), fontsize=8, frameon=False)
     axes[1].barh(y, summary["s / epoch"], color="tab:gray")
     axes[1].set(xlabel="seconds per epoch (median)", title="Training cost")
     fig.tight_layout()
