@@ -61,6 +61,21 @@ def metrics_with_ci(y_true, y_pred, seed: int = 0) -> dict:
     return m
 
 
+def metrics_table(views: dict[str, dict]) -> pd.DataFrame:
+    """One row per Testing view (e.g. official, leak-free): images, accuracy and macro-F1 with their
+    bootstrap 95 % intervals, from ``metrics_with_ci``-style results."""
+    rows = []
+    for name, m in views.items():
+        row = {"Testing view": name, "images": m["n"], "accuracy": round(m["accuracy"], 4)}
+        if "accuracy_ci95" in m:
+            row["accuracy 95% CI"] = "{:.4f}–{:.4f}".format(*m["accuracy_ci95"])
+        row["macro-F1"] = round(m["macro_f1"], 4)
+        if "macro_f1_ci95" in m:
+            row["macro-F1 95% CI"] = "{:.4f}–{:.4f}".format(*m["macro_f1_ci95"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def test_report(model: torch.nn.Module, test: ImageSet, leak_free: np.ndarray, tta: bool = False) -> dict:
     """Official Testing metrics with the same metrics on the leak-free subset under ``leak_free``."""
     probs = engine.predict_proba(model, test.images, tta=tta)

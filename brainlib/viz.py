@@ -188,9 +188,12 @@ def reliability_diagram(tables: dict, save: str | None = None):
     return fig
 
 
-def roc_curves(curves: dict, title: str = "", save: str | None = None):
-    """One-vs-rest ROC curves from ``metrics.roc_one_vs_rest``."""
-    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+def roc_curves(curves: dict, title: str = "", ax=None, save: str | None = None):
+    """One-vs-rest ROC curves from ``metrics.roc_one_vs_rest`` (on ``ax`` when given)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    else:
+        fig = ax.get_figure()
     for name, (fpr, tpr, auc) in curves.items():
         ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], "k--", lw=1)

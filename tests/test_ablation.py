@@ -218,3 +218,18 @@ def test_compare_rejects_mismatched_runs():
         experiments.compare_variants(runs, "A", "B")
     with pytest.raises(ValueError, match="no runs"):
         experiments.compare_variants(_fake_runs(), "A", "Z")
+
+
+def test_metrics_table_rows_and_intervals():
+    y = np.array([0, 1, 2, 3] * 10)
+    pred = y.copy()
+    pred[:4] = (pred[:4] + 1) % 4
+    lf = np.arange(len(y)) >= 20
+    report = experiments.report_from_predictions(y, pred, lf)
+    table = experiments.metrics_table({"official": report, "leak-free": report["leak_free"]})
+    assert list(table["Testing view"]) == ["official", "leak-free"]
+    assert list(table["images"]) == [40, 20]
+    assert list(table["accuracy"]) == [0.9, 1.0]
+    lo, hi = (float(x) for x in table.loc[0, "accuracy 95% CI"].split("–"))
+    assert lo <= 0.9 <= hi
+    assert table.loc[1, "accuracy 95% CI"] == "1.0000–1.0000"
