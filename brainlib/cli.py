@@ -1,4 +1,4 @@
-"""The ``brainlib`` command: fetch, audit, train, evaluate, predict.
+"""The ``brainlib`` command: fetch, audit, train, crossval, evaluate, predict.
 
 Exit codes: 0 all good, 2 bad input (one line per problem on stderr, other inputs still processed),
 1 internal error.
@@ -29,6 +29,23 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
 
 # ----------------------------------------------------------------------------- commands
 def cmd_fetch(args) -> int:
+    if args.dataset != "brain-tumor-mri":
+        from brainlib import datasets
+        from brainlib.fetchers import FETCHERS
+
+        spec = datasets.get(args.dataset)
+        dest = spec.root(args.dest)
+        if args.source is None and dest.is_dir() and any(dest.iterdir()):
+            table = spec.table(dest)  # already there: validate and report
+        else:
+            FETCHERS[args.dataset](args.source, dest)
+            table = spec.table(dest)
+        print(f"{args.dataset} ready at {dest}")
+        counts = table["label"].value_counts()
+        extra = f", {table['fold'].nunique()} folds" if "fold" in table else ""
+        extra += f", {table['patient'].nunique()} patients" if "patient" in table else ""
+        print(f"  {len(table)} images{extra}: " + "  ".join(f"{c} {counts.get(c, 0)}" for c in spec.classes))
+        return EXIT_OK
     from brainlib.data import fetch
 
     dest = Path(args.dest) if args.dest else config.data_dir()
@@ -150,14 +167,61 @@ def cmd_predict(args) -> int:
     return status
 
 
+def _fold_list(text: str) -> list[int]:
+    try:
+        folds = [int(f) for f in text.split(",") if f.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"folds must be comma-separated numbers, got {text!r}") from None
+    if not folds:
+        raise argparse.ArgumentTypeError("no fold given")
+    return folds
+
+
+def cmd_crossval(args) -> int:
+    from brainlib import crossval
+    from brainlib.data import DataError
+
+    t0 = time.perf_counter()
+    try:
+        records = crossval.run_crossval(args.dataset, args.model, args.folds, root=args.data, force=args.force,
+                                        progress=not args.json)
+    except ValueError as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(str(e)) from None
+    summary = crossval.summarize(records)
+    summary["trained_now"] = sum(bool(r.get("trained_now")) for r in records)
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return EXIT_OK
+    print(f"{args.dataset}, model {args.model}: patient-level cross-validation "
+          f"({summary['trained_now']} fold(s) trained now, the rest from results/crossval/)")
+    for f in summary["folds"]:
+        print(f"  fold {f['fold']}  n={f['n']:4d}  accuracy {f['accuracy']:.4f}  macro-F1 {f['macro_f1']:.4f}  "
+              f"(validation fold {f['val_fold']}, best epoch {f['best_epoch']})")
+    ci = summary["accuracy_ci95"]
+    ci_text = f" (95% CI over folds {ci[0]:.4f}–{ci[1]:.4f})" if ci else ""
+    print(f"  mean accuracy {summary['mean_accuracy']:.4f} ± {summary['std_accuracy']:.4f}{ci_text}, "
+          f"macro-F1 {summary['mean_macro_f1']:.4f}")
+    if "pointing_game" in summary:
+        pg = summary["pointing_game"]
+        print(f"  pointing game (Grad-CAM peak in the tumor box, {pg['images']} correct images): "
+              f"{pg['gradcam']['hit_rate']:.3f}; centred prior {pg['centre_prior']['hit_rate']:.3f}")
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brainlib", description="Brain tumor MRI classification workbook tools")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("fetch", help="download the dataset (kagglehub) or import a local folder/zip")
-    p.add_argument("--from", dest="source", help="local dataset folder or .zip (default: download from Kaggle)")
-    p.add_argument("--dest", help="where to put it (default: $BRAINLIB_DATA_DIR or data/brain-tumor-mri)")
+    p = sub.add_parser("fetch", help="download a dataset or import a local folder/zip")
+    p.add_argument("--dataset", default="brain-tumor-mri", choices=["brain-tumor-mri", "figshare-cheng", "tcga-lgg"],
+                   help="which dataset (default: the Kaggle Brain Tumor MRI set)")
+    p.add_argument("--from", dest="source",
+                   help="local folder or .zip (default: download: Kaggle for brain-tumor-mri and tcga-lgg, figshare)")
+    p.add_argument("--dest", help="where to put it (default: the dataset's environment variable or data/<dataset>)")
     p.set_defaults(func=cmd_fetch)
 
     p = sub.add_parser("audit", help="duplicate / leakage audit of Training vs Testing")
@@ -181,6 +245,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true", help="ignore an interrupted run's resume state")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("crossval", help="patient-level cross-validation on a dataset with folds (figshare-cheng)")
+    p.add_argument("--dataset", default="figshare-cheng", help="dataset with patient-level folds")
+    p.add_argument("--data", help="dataset folder (default: $BRAINLIB_FIGSHARE_DIR or data/figshare-cheng)")
+    p.add_argument("--model", default="default", help="default (the default recipe, FastNet) or seed")
+    p.add_argument("--folds", type=_fold_list, help="comma-separated test folds (default: all)")
+    p.add_argument("--force", action="store_true", help="retrain folds even when their results are cached")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=cmd_crossval)
 
     p = sub.add_parser("evaluate", help="metrics on the official Testing split and its leak-free subset")
     p.add_argument("--checkpoint", default=str(config.DEFAULT_CHECKPOINT))

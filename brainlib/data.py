@@ -201,6 +201,41 @@ def cache_key(root: Path, paths: list[str], size: int) -> str:
 
 
 # ----------------------------------------------------------------------------- fetch
+MAX_UNZIPPED_BYTES = 16 * 2**30  # no release we read is near this: a larger archive is refused
+MAX_COMPRESSION_RATIO = 200  # images and .mat files compress far less; a zip bomb compresses far more
+
+
+def safe_extract(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
+    """Extract a zip into ``into`` after checking it: no symlink entries, no paths leaving ``into``, total
+    size under :data:`MAX_UNZIPPED_BYTES`, no entry compressed more than :data:`MAX_COMPRESSION_RATIO`×.
+    A corrupt archive (bad CRC) is a :class:`DataError` too."""
+    import stat
+
+    archive, into = Path(archive), Path(into)
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            infos = zf.infolist()
+            total = 0
+            for info in infos:
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    raise DataError(f"{archive}: refused, entry {info.filename!r} is a symbolic link")
+                target = (into / info.filename).resolve()
+                if not target.is_relative_to(into.resolve()):
+                    raise DataError(f"{archive}: refused, entry {info.filename!r} points outside the folder")
+                total += info.file_size
+                if info.file_size > 1 << 20 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+                    raise DataError(f"{archive}: refused, entry {info.filename!r} expands "
+                                    f"{info.file_size // max(info.compress_size, 1)}× (zip bomb guard)")
+            if total > MAX_UNZIPPED_BYTES:
+                raise DataError(f"{archive}: refused, it would expand to {total / 2**30:.1f} GiB "
+                                f"(limit {MAX_UNZIPPED_BYTES / 2**30:.0f} GiB)")
+            into.mkdir(parents=True, exist_ok=True)
+            zf.extractall(into)
+    except zipfile.BadZipFile as e:
+        raise DataError(f"{archive}: corrupt zip archive ({e})") from None
+    return into
+
+
 def find_dataset_root(folder: Path) -> Path:
     """The shallowest non-hidden folder at or below ``folder`` that holds Training/ and Testing/
     (zips made on a Mac carry a ``__MACOSX`` shadow copy that must not win)."""
@@ -234,9 +269,7 @@ def fetch(source: str | os.PathLike | None = None, dest: str | os.PathLike | Non
         if source.is_file():
             if not zipfile.is_zipfile(source):
                 raise DataError(f"{source}: not a folder or a .zip archive")
-            with zipfile.ZipFile(source) as zf:
-                zf.extractall(tmp)
-            source = Path(tmp)
+            source = safe_extract(source, tmp)
         root = find_dataset_root(source)
         validate_layout(root)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -312,25 +345,36 @@ def load_split(
     """Decoded, resized images of one split, from the on-disk uint8 cache when possible."""
     root = validate_layout(root or config.data_dir())
     scan = scan_split(root, split, max_per_class)
-    fp = fingerprint(root, scan.paths)
-    cache_file = config.cache_dir() / f"{split}_{size}_{cache_key(root, scan.paths, size)}.npz"
+    return load_files(root, scan.paths, scan.labels, size, tag=split, use_cache=use_cache)
+
+
+def load_files(root: Path, paths: list[str], labels: list[int], size: int, tag: str = "images",
+               use_cache: bool = True) -> ImageSet:
+    """Decode the listed files (relative to ``root``) at ``size``² px through the on-disk uint8 cache.
+
+    The one decode → cache path of every dataset. Unreadable files are skipped with a warning each and
+    listed in ``errors``; the cache file is named ``<tag>_<size>_<key>.npz``.
+    """
+    root = Path(root)
+    fp = fingerprint(root, paths)
+    cache_file = config.cache_dir() / f"{tag}_{size}_{cache_key(root, paths, size)}.npz"
     if use_cache and cache_file.exists():
         with np.load(cache_file) as z:
             meta = json.loads(str(z["meta"]))
             return ImageSet(torch.from_numpy(z["images"]), torch.from_numpy(z["labels"]),
                             meta["paths"], root, fp, meta["errors"])
-    images, kept, errors = decode_many([root / p for p in scan.paths], size)
+    images, kept, errors = decode_many([root / p for p in paths], size)
     for e in errors:
         warn(f"skipped unreadable image: {e}")
-    paths = [scan.paths[i] for i in kept]
-    labels = np.asarray([scan.labels[i] for i in kept], dtype=np.int64)
+    kept_paths = [paths[i] for i in kept]
+    kept_labels = np.asarray([labels[i] for i in kept], dtype=np.int64)
     if use_cache:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
-        meta = json.dumps({"paths": paths, "errors": errors})
-        np.savez(tmp, images=images, labels=labels, meta=np.array(meta))
+        tmp = cache_file.with_name(f".{cache_file.stem}.{os.getpid()}.tmp.npz")
+        meta = json.dumps({"paths": kept_paths, "errors": errors})
+        np.savez(tmp, images=images, labels=kept_labels, meta=np.array(meta))
         os.replace(tmp, cache_file)
-    return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), paths, root, fp, errors)
+    return ImageSet(torch.from_numpy(images), torch.from_numpy(kept_labels), kept_paths, root, fp, errors)
 
 
 # ----------------------------------------------------------------------------- splits

@@ -170,17 +170,73 @@ def write_synthetic_dataset(
     return root
 
 
+FIGSHARE_LABELS = ("glioma", "meningioma", "pituitary")
+
+
+def write_synthetic_figshare(root: str | os.PathLike, per_class_per_fold: int = 3, folds: int = 5, size: int = 128,
+                             seed: int = 0) -> Path:
+    """A SYNTHETIC stand-in in the figshare-cheng layout: ``images/<class>/<index>.jpg``, ``folds.csv``,
+    ``boxes.csv`` (a fixed central box, not the lesion) and the SYNTHETIC notice."""
+    root = Path(root).expanduser()
+    rng = np.random.default_rng([seed, 7])
+    folds_rows, box_rows, index = ["index,label,fold"], ["index,label,x_center,y_center,width,height"], 0
+    for fold in range(1, folds + 1):
+        for name in FIGSHARE_LABELS:
+            (root / "images" / name).mkdir(parents=True, exist_ok=True)
+            for _ in range(per_class_per_fold):
+                index += 1
+                arr = make_phantom(config.CLASSES.index(name), rng, size)
+                Image.fromarray(arr).save(root / "images" / name / f"{index}.jpg", quality=92)
+                folds_rows.append(f"{index},{name},{fold}")
+                box_rows.append(f"{index},{name},0.5,0.5,0.3,0.3")
+    (root / "folds.csv").write_text("\n".join(folds_rows) + "\n")
+    (root / "boxes.csv").write_text("\n".join(box_rows) + "\n")
+    (root / "SYNTHETIC_DATA.txt").write_text(NOTICE.format(seed=seed, size=size))
+    return root
+
+
+def write_synthetic_tcga(root: str | os.PathLike, patients: int = 6, size: int = 128, seed: int = 0) -> Path:
+    """A SYNTHETIC stand-in in the tcga-lgg layout: per patient a glioma phantom ("tumor" slice) and a
+    lesion-free one, the same picture at three brightness levels as the three sequences, masks, ``slices.csv``."""
+    root = Path(root).expanduser()
+    rng = np.random.default_rng([seed, 11])
+    rows = ["patient,slice,kind,tumor_pixels_256"]
+    for p in range(patients):
+        patient = f"SYNTH_{p:02d}"
+        for kind, label, n in (("tumor", "glioma", 20), ("no_tumor_slice", "notumor", 8)):
+            arr = make_phantom(config.CLASSES.index(label), rng, size)
+            for seq, gain in (("flair", 1.0), ("precontrast", 0.8), ("postcontrast", 0.9)):
+                (root / seq / kind).mkdir(parents=True, exist_ok=True)
+                Image.fromarray((arr * gain).astype(np.uint8)).save(root / seq / kind / f"{patient}_{n}.png")
+            mask = np.zeros((size, size), np.uint8)
+            if kind == "tumor":
+                mask[size // 3: size // 2, size // 3: size // 2] = 255
+            (root / "masks").mkdir(exist_ok=True)
+            Image.fromarray(mask).save(root / "masks" / f"{patient}_{n}.png")
+            rows.append(f"{patient},{n},{kind},{int((mask > 0).sum())}")
+    (root / "slices.csv").write_text("\n".join(rows) + "\n")
+    (root / "SYNTHETIC_DATA.txt").write_text(NOTICE.format(seed=seed, size=size))
+    return root
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m brainlib.synthetic OUT`` writes a small SYNTHETIC dataset for offline smoke runs."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Write a small SYNTHETIC phantom dataset (not real MRI).")
-    parser.add_argument("out", help="folder to create (Training/ and Testing/ inside)")
+    parser.add_argument("out", help="folder to create")
+    parser.add_argument("--dataset", default="brain-tumor-mri",
+                        choices=["brain-tumor-mri", "figshare-cheng", "tcga-lgg"], help="which layout to imitate")
     parser.add_argument("--train", type=int, default=24, help="Training images per class")
     parser.add_argument("--test", type=int, default=12, help="Testing images per class")
     args = parser.parse_args(argv)
-    root = write_synthetic_dataset(args.out, args.train, args.test)
-    print(f"SYNTHETIC phantom dataset written to {root}")
+    if args.dataset == "figshare-cheng":
+        root = write_synthetic_figshare(args.out)
+    elif args.dataset == "tcga-lgg":
+        root = write_synthetic_tcga(args.out)
+    else:
+        root = write_synthetic_dataset(args.out, args.train, args.test)
+    print(f"SYNTHETIC phantom {args.dataset} layout written to {root}")
 
 
 if __name__ == "__main__":

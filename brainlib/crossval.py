@@ -1,0 +1,273 @@
+"""Patient-level cross-validation on a dataset with patient-level folds (figshare-cheng), with a results cache,
+and the Grad-CAM "pointing game" against the dataset's tumor boxes.
+
+Protocol (the standard one for figshare-cheng): for each test fold k, train from scratch on three of the
+other folds and choose the epoch on the fourth (fold k+1, wrapping round), so that validation is itself
+patient-level and never sees an image of fold k; then score fold k once. Each fold's result is cached as
+``results/crossval/<profile>/<dataset>-<model>-fold<k>-<key>.json``; the key hashes the recipe, the image
+bytes, the fold assignment and the protocol version, so a rerun trains only what is missing or changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from brainlib import config, datasets, engine
+from brainlib.metrics import classification_metrics
+
+CV_VERSION = 1
+MODELS = {"default": "fast", "fastnet": "fast", "seed": "seed"}  # --model name → training recipe
+PRIOR_SIGMA = 0.25  # centred Gaussian prior: standard deviation as a fraction of the image size
+CAM_EXAMPLES = 3  # hits and misses kept per fold for figures
+CAM_EXAMPLE_SIZE = 32
+
+
+def cv_recipe(model: str, num_classes: int) -> engine.TrainConfig:
+    """The training recipe behind a ``--model`` name, with a head for ``num_classes`` classes."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r} for cross-validation; choose one of {', '.join(MODELS)}")
+    base = engine.recipe(MODELS[model])
+    return dataclasses.replace(base, model_kwargs={**base.model_kwargs, "num_classes": num_classes})
+
+
+def fold_plan(folds: list[int], test_fold: int) -> tuple[list[int], int]:
+    """(training folds, validation fold) for ``test_fold``: validation is the next fold, wrapping round."""
+    folds = sorted(folds)
+    if test_fold not in folds:
+        raise ValueError(f"fold {test_fold} is not one of the dataset's folds {folds}")
+    val = folds[(folds.index(test_fold) + 1) % len(folds)]
+    return [f for f in folds if f not in (test_fold, val)], val
+
+
+def _subsample(table: pd.DataFrame, profile: config.Profile) -> pd.DataFrame:
+    """The smoke profile keeps a few images per fold and class (same code path, seconds instead of minutes)."""
+    n = profile.max_images_per_class
+    if n is None:
+        return table
+    return table.groupby(["fold", "label"], sort=False).head(max(2, n // 4)).reset_index(drop=True)
+
+
+def _run_key(cfg: engine.TrainConfig, dataset: str, fingerprint: str, table: pd.DataFrame, test_fold: int,
+             profile: config.Profile) -> str:
+    from brainlib.data import DECODER_VERSION
+
+    blob = json.dumps({"cfg": dataclasses.asdict(cfg), "dataset": dataset, "data": fingerprint,
+                       "folds": table["fold"].tolist(), "test_fold": test_fold, "decoder": DECODER_VERSION,
+                       "profile": profile.name, "version": CV_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- pointing game
+def box_masks(table: pd.DataFrame, size: int) -> np.ndarray:
+    """Boolean N×size×size masks of the tumor boxes (fractions of the image size) in ``table``."""
+    masks = np.zeros((len(table), size, size), dtype=bool)
+    for i, (xc, yc, w, h) in enumerate(table[["x_center", "y_center", "width", "height"]].to_numpy(float)):
+        x0, x1 = int(np.floor((xc - w / 2) * size)), int(np.ceil((xc + w / 2) * size))
+        y0, y1 = int(np.floor((yc - h / 2) * size)), int(np.ceil((yc + h / 2) * size))
+        masks[i, max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
+    return masks
+
+
+def pointing(heatmaps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: whether the heat map's maximum lies inside the mask (pointing game), and the share of
+    the heat map's total energy inside the mask."""
+    n = len(heatmaps)
+    flat = heatmaps.reshape(n, -1)
+    peak = flat.argmax(1)
+    hit = masks.reshape(n, -1)[np.arange(n), peak]
+    total = flat.sum(1)
+    inside = (flat * masks.reshape(n, -1)).sum(1)
+    energy = np.divide(inside, total, out=np.zeros(n), where=total > 0)
+    return hit, energy
+
+
+def centred_prior(size: int, sigma: float = PRIOR_SIGMA) -> np.ndarray:
+    """A model-free heat map: an isotropic Gaussian at the image centre."""
+    ax = (np.arange(size) + 0.5) / size - 0.5
+    g = np.exp(-(ax[None, :] ** 2 + ax[:, None] ** 2) / (2 * sigma**2))
+    return g / g.max()
+
+
+def gradcam_maps(model: torch.nn.Module, images_uint8: torch.Tensor, classes, batch: int = 64) -> np.ndarray:
+    """Grad-CAM maps (N×H×W, at the input size) of ``classes`` in batches."""
+    from brainlib.explain import gradcam
+
+    out = [gradcam(model, images_uint8[i:i + batch], classes[i:i + batch]) for i in range(0, len(classes), batch)]
+    return np.concatenate(out) if out else np.zeros((0, *images_uint8.shape[1:]), np.float32)
+
+
+def _downsample(cam: np.ndarray, size: int = CAM_EXAMPLE_SIZE) -> list[list[int]]:
+    t = torch.nn.functional.interpolate(torch.as_tensor(cam)[None, None], size=(size, size), mode="area")[0, 0]
+    return (t.clamp(0, 1) * 255).round().to(torch.uint8).tolist()
+
+
+# ----------------------------------------------------------------------------- one fold
+def run_fold(cfg: engine.TrainConfig, data: datasets.LabeledImages, test_fold: int, key: str,
+             progress: bool = True) -> dict:
+    """Train on the training folds, select the epoch on the validation fold, score ``test_fold``."""
+    t0 = time.perf_counter()
+    table = data.table
+    train_folds, val_fold = fold_plan(sorted(table["fold"].unique()), test_fold)
+    split = {name: table["fold"].isin(f).to_numpy() for name, f in
+             (("train", train_folds), ("val", [val_fold]), ("test", [test_fold]))}
+    train, val, test = (data.subset(split[s]) for s in ("train", "val", "test"))
+    model, history = engine.train(cfg, train.images, val.images, progress=progress)
+    probs = engine.predict_proba(model, test.images.images, tta=cfg.tta)
+    y, pred = test.images.labels.numpy(), probs.argmax(1)
+    m = classification_metrics(y, pred, classes=data.spec.classes)
+    best = int(history["val_acc"].idxmax())
+    record = {
+        "key": key, "dataset": data.spec.name, "classes": list(data.spec.classes), "fold": int(test_fold),
+        "train_folds": [int(f) for f in train_folds], "val_fold": int(val_fold), "train_images": len(train.table),
+        "val_images": len(val.table), "n": m["n"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+        "per_class_recall": {c: v["recall"] for c, v in m["per_class"].items()},
+        "confusion_matrix": m["confusion_matrix"], "epochs": len(history), "best_epoch": best + 1,
+        "val_acc": float(history["val_acc"].iloc[best]), "train_seconds": float(history["seconds"].sum()),
+        "config": dataclasses.asdict(cfg), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "index": test.table["index"].astype(int).tolist(), "labels": y.tolist(), "predictions": pred.tolist(),
+        "probabilities": np.round(probs, 5).tolist(), "history": history.to_dict("records"),
+    }
+    if {"x_center", "width"} <= set(test.table.columns) and len(test.table):
+        size = test.images.images.shape[-1]
+        masks = box_masks(test.table, size)
+        cams = gradcam_maps(model, test.images.images, pred)
+        hit, energy = pointing(cams, masks)
+        prior_hit, prior_energy = pointing(np.broadcast_to(centred_prior(size), masks.shape), masks)
+        train_boxes = box_masks(train.table, size).mean(0)  # where tumors lie in the training folds
+        freq_hit, freq_energy = pointing(np.broadcast_to(train_boxes, masks.shape), masks)
+        correct = pred == y
+        examples = []
+        for want_hit in (True, False):
+            idx = np.flatnonzero(correct & (hit == want_hit))[:CAM_EXAMPLES]
+            examples += [{"index": int(test.table["index"].iloc[i]), "label": int(y[i]), "hit": bool(want_hit),
+                          "energy": float(energy[i]), "cam": _downsample(cams[i])} for i in idx]
+        record["pointing"] = {"cam_size": int(cams.shape[-1]), "hit": hit.tolist(),
+                              "energy": np.round(energy, 4).tolist(),
+                              "centre_prior_hit": prior_hit.tolist(),
+                              "centre_prior_energy": np.round(prior_energy, 4).tolist(),
+                              "box_prior_hit": freq_hit.tolist(), "box_prior_energy": np.round(freq_energy, 4).tolist(),
+                              "examples": examples}
+    record["wall_seconds"] = round(time.perf_counter() - t0, 2)
+    return record
+
+
+# ----------------------------------------------------------------------------- all folds
+def run_crossval(dataset: str = "figshare-cheng", model: str = "default", folds: list[int] | None = None,
+                 root: str | os.PathLike | None = None, profile: config.Profile | None = None, force: bool = False,
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[dict]:
+    """Every requested fold's record (see :func:`run_fold`), from the cache or trained now."""
+    profile = profile or config.get_profile()
+    spec = datasets.get(dataset)
+    if spec.groups != "fold":
+        raise ValueError(f"{dataset} has no patient-level folds; cross-validation needs one with folds")
+    root = spec.root(root)
+    table = _subsample(spec.table(root), profile)
+    all_folds = sorted(int(f) for f in table["fold"].unique())
+    folds = all_folds if not folds else list(folds)
+    bad = [f for f in folds if f not in all_folds]
+    if bad:
+        raise ValueError(f"no fold(s) {bad} in {dataset}; its folds are {all_folds}")
+    cfg = cv_recipe(model, len(spec.classes))
+    if profile.epochs is not None:
+        cfg = dataclasses.replace(cfg, epochs=profile.epochs)
+    fingerprint = datasets.content_fingerprint(root, list(table["path"]))
+    folder = Path(cache_dir or config.RESULTS_DIR / "crossval") / profile.name
+    data = None
+    records = []
+    for k in folds:
+        key = _run_key(cfg, dataset, fingerprint, table, k, profile)
+        path = folder / f"{dataset}-{model}-fold{k}-{key}.json"
+        record = json.loads(path.read_text()) if path.exists() and not force else None
+        if record is None or record.get("key") != key:
+            if data is None:
+                from brainlib.models import build_model
+
+                size = build_model(cfg.model, **cfg.model_kwargs).input_size
+                data = datasets.load(dataset, size, root, table)
+                if len(data.table) != len(table):
+                    raise datasets.DataError(f"{dataset}: {len(table) - len(data.table)} images could not be "
+                                             "decoded; fix or remove them before cross-validating")
+            if progress:
+                print(f"training {model} on {dataset}, test fold {k} ...", flush=True)
+            record = run_fold(cfg, data, k, key, progress=progress)
+            record.update({"model": model, "profile": profile.name, "data_fingerprint": fingerprint})
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(record))
+            os.replace(tmp, path)
+            record["trained_now"] = True
+        records.append(record)
+    return records
+
+
+def summarize(records: list[dict]) -> dict:
+    """Mean ± std over folds, a 95 % t-interval over folds (folds, not images, are the independent units),
+    the pooled confusion matrix and recall, and the pointing game against the model-free priors."""
+    from scipy import stats
+
+    acc = np.array([r["accuracy"] for r in records])
+    f1 = np.array([r["macro_f1"] for r in records])
+    k = len(acc)
+    sd = float(acc.std(ddof=1)) if k > 1 else float("nan")
+    half = float(stats.t.ppf(0.975, k - 1) * sd / np.sqrt(k)) if k > 1 else float("nan")
+    classes = records[0]["classes"] if records else []
+    pooled = np.sum([r["confusion_matrix"] for r in records], axis=0) if records else np.zeros((0, 0))
+    out = {
+        "model": records[0]["model"] if records else None, "dataset": records[0]["dataset"] if records else None,
+        "profile": records[0].get("profile") if records else None,
+        "folds": [{"fold": r["fold"], "n": r["n"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+                   "val_fold": r["val_fold"], "best_epoch": r["best_epoch"], "val_acc": r["val_acc"],
+                   "per_class_recall": r["per_class_recall"], "confusion_matrix": r["confusion_matrix"],
+                   "train_seconds": r["train_seconds"], "wall_seconds": r["wall_seconds"]} for r in records],
+        "mean_accuracy": float(acc.mean()) if k else float("nan"), "std_accuracy": sd,
+        "accuracy_ci95": [float(acc.mean() - half), float(acc.mean() + half)] if k > 1 else None,
+        "mean_macro_f1": float(f1.mean()) if k else float("nan"),
+        "std_macro_f1": float(f1.std(ddof=1)) if k > 1 else float("nan"),
+        "pooled_accuracy": float(np.trace(pooled) / pooled.sum()) if pooled.sum() else float("nan"),
+        "pooled_confusion_matrix": pooled.tolist(), "classes": classes,
+        "pooled_recall": {c: float(pooled[i, i] / pooled[i].sum()) if pooled[i].sum() else float("nan")
+                          for i, c in enumerate(classes)},
+        "train_seconds": float(sum(r["train_seconds"] for r in records)),
+        "wall_seconds": float(sum(r["wall_seconds"] for r in records)),
+    }
+    if records and all("pointing" in r for r in records):
+        out["pointing_game"] = pointing_summary(records)
+    return out
+
+
+def pointing_summary(records: list[dict]) -> dict:
+    """Pointing-game hit rate and CAM energy inside the box, over the correctly classified test images of
+    all folds, with the same numbers for the centred prior and the training-box prior (no model)."""
+    correct = np.concatenate([np.asarray(r["predictions"]) == np.asarray(r["labels"]) for r in records])
+    out = {"images": int(correct.sum())}
+    for name in ("", "centre_prior_", "box_prior_"):
+        hit = np.concatenate([r["pointing"][f"{name}hit"] for r in records]).astype(bool)[correct]
+        energy = np.concatenate([r["pointing"][f"{name}energy"] for r in records])[correct]
+        label = name.rstrip("_") or "gradcam"
+        out[label] = {"hit_rate": float(hit.mean()) if len(hit) else float("nan"),
+                      "energy_in_box": float(energy.mean()) if len(energy) else float("nan")}
+    out["per_fold_hit_rate"] = {}
+    for r in records:
+        ok = np.asarray(r["predictions"]) == np.asarray(r["labels"])
+        out["per_fold_hit_rate"][r["fold"]] = float(np.asarray(r["pointing"]["hit"], bool)[ok].mean())
+    return out
+
+
+def folds_table(summaries: dict[str, dict]) -> pd.DataFrame:
+    """Per-fold accuracy (%) of several models side by side, with mean ± std rows."""
+    cols = {}
+    for name, s in summaries.items():
+        cols[name] = {f"fold {f['fold']} (n={f['n']})": 100 * f["accuracy"] for f in s["folds"]}
+    table = pd.DataFrame(cols)
+    table.loc["mean"] = [100 * s["mean_accuracy"] for s in summaries.values()]
+    table.loc["std"] = [100 * s["std_accuracy"] for s in summaries.values()]
+    return table.round(2)
