@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,9 @@ def _kaggle_index(root: Path) -> pd.DataFrame:
     validate_layout(root)
     rows = []
     for split in config.SPLITS:
-        scan = scan_split(root, split)
+        with warnings.catch_warnings():  # hidden folders are routine here; 01 and the audit count them
+            warnings.simplefilter("ignore")
+            scan = scan_split(root, split)
         rows += [{"path": p, "label": config.CLASSES[y], "split": split} for p, y in zip(scan.paths, scan.labels)]
     return pd.DataFrame(rows)
 

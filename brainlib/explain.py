@@ -12,20 +12,24 @@ from torch import nn
 from brainlib.data import to_model_input
 
 
-def target_layer(model: nn.Module) -> nn.Module:
-    """The layer Grad-CAM looks at: the last convolutional stage of the network."""
+def target_layer(model: nn.Module, stage: int = -1) -> nn.Module:
+    """The layer Grad-CAM looks at: the last convolutional stage of the network (``stage=-1``), or the one
+    before it (``stage=-2``: twice the resolution)."""
+    if hasattr(model.features[-1], "body"):  # FastNet: the residual block ending each stage
+        blocks = [m for m in model.features if hasattr(m, "body")]
+        return blocks[stage]
     convs = [m for m in model.features.modules() if isinstance(m, nn.Conv2d)]
-    if hasattr(model.features[-1], "body"):  # FastNet: the last residual block
-        return model.features[-1]
-    return convs[-1]
+    per_block = getattr(model, "convs_per_block", 1)
+    return convs[-1] if stage == -1 else convs[-1 - per_block * (-1 - stage)]
 
 
-def gradcam(model: nn.Module, images_uint8: torch.Tensor, classes=None) -> np.ndarray:
-    """Grad-CAM heat maps (N×H×W in [0, 1]) for uint8 N×H×W images; ``classes`` None = predicted class."""
+def gradcam(model: nn.Module, images_uint8: torch.Tensor, classes=None, stage: int = -1) -> np.ndarray:
+    """Grad-CAM heat maps (N×H×W in [0, 1]) for uint8 N×H×W images; ``classes`` None = predicted class;
+    ``stage`` as in :func:`target_layer`."""
     model.eval()
     x = to_model_input(images_uint8, model.in_channels)
     targets = None if classes is None else [ClassifierOutputTarget(int(c)) for c in classes]
-    with GradCAM(model=model, target_layers=[target_layer(model)]) as cam:
+    with GradCAM(model=model, target_layers=[target_layer(model, stage)]) as cam:
         return cam(input_tensor=x, targets=targets)
 
 

@@ -31,6 +31,7 @@ class TumorCNN(nn.Module):
     ):
         super().__init__()
         self.in_channels, self.input_size = in_channels, input_size
+        self.convs_per_block = convs_per_block
         layers: list[nn.Module] = []
         channels = in_channels
         for _ in range(blocks):

@@ -132,8 +132,8 @@ def history_curves(history, title: str = "", save: str | None = None):
     return fig
 
 
-def confusion(matrix, title: str = "", normalize: bool = False, ax=None, save: str | None = None):
-    """Heatmap of a confusion matrix (rows: true class, columns: predicted)."""
+def confusion(matrix, title: str = "", normalize: bool = False, ax=None, save: str | None = None, classes=None):
+    """Heatmap of a confusion matrix (rows: true class, columns: predicted; ``classes`` default CLASSES)."""
     import seaborn as sns
 
     m = np.asarray(matrix, dtype=float)
@@ -144,7 +144,7 @@ def confusion(matrix, title: str = "", normalize: bool = False, ax=None, save: s
     else:
         fig = ax.get_figure()
     sns.heatmap(m, annot=True, fmt=".2f" if normalize else ".0f", cmap="Blues", cbar=False, ax=ax,
-                xticklabels=config.CLASSES, yticklabels=config.CLASSES)
+                xticklabels=classes or config.CLASSES, yticklabels=classes or config.CLASSES)
     ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.tight_layout()
     save_figure(fig, save)
@@ -188,17 +188,19 @@ def reliability_diagram(tables: dict, save: str | None = None):
     return fig
 
 
-def roc_curves(curves: dict, title: str = "", ax=None, save: str | None = None):
-    """One-vs-rest ROC curves from ``metrics.roc_one_vs_rest`` (on ``ax`` when given)."""
+def roc_curves(curves: dict, title: str = "", ax=None, save: str | None = None, show_auc: bool = True,
+               legend_title: str | None = None):
+    """ROC curves ``{name: (fpr, tpr, auc)}``, e.g. from ``metrics.roc_one_vs_rest`` (on ``ax`` when given);
+    ``show_auc`` False when the names already say it."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.5, 4.2))
     else:
         fig = ax.get_figure()
     for name, (fpr, tpr, auc) in curves.items():
-        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})" if show_auc else name)
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title=title or "One-vs-rest ROC")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, title=legend_title, title_fontsize=8, loc="lower right")
     fig.tight_layout()
     save_figure(fig, save)
     return fig
@@ -289,6 +291,81 @@ def feature_maps(model, images_uint8, labels, layers: int = 2, save: str | None 
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def outlined_gallery(images, outlines, titles, columns: int = 6, title: str = "", heatmaps=None,
+                     save: str | None = None):
+    """Grayscale images with a red outline of a boolean mask each (tumor box or mask); with ``heatmaps``
+    (values in [0, 1], any size) a Grad-CAM overlay is drawn under the outline, with a colour bar."""
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 2.0, rows * 2.3), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    shown = None
+    for i, (ax, img, outline, t) in enumerate(zip(axes.ravel(), images, outlines, titles)):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+        if heatmaps is not None:
+            size = np.shape(img)[0]
+            extent = (-0.5, size - 0.5, size - 0.5, -0.5)
+            shown = ax.imshow(heatmaps[i], cmap="jet", alpha=0.4, vmin=0, vmax=1, extent=extent)
+        if np.any(outline):
+            ax.contour(outline, levels=[0.5], colors="red", linewidths=1.2)
+        ax.set_title(t, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    if shown is not None:
+        fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.6, label="Grad-CAM (0–1)")
+    save_figure(fig, save)
+    return fig
+
+
+def crossval_vs_literature(folds: dict, published, save: str | None = None):
+    """Patient-level accuracy (%): each of our models' fold accuracies (dots) with mean ± std, beside the
+    published means (diamonds). ``folds`` maps a model name to its fold accuracies in [0, 1];
+    ``published`` is a DataFrame with ``method`` and ``accuracy (%)`` columns."""
+    names = list(folds) + list(published["method"])
+    fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(names) + 1.2))
+    for y, accs in enumerate(folds.values()):
+        a = 100 * np.asarray(accs)
+        ax.scatter(a, np.full(len(a), y), color="C0", alpha=0.6, s=22, label="one test fold" if y == 0 else None)
+        sd = a.std(ddof=1) if len(a) > 1 else 0
+        ax.errorbar(a.mean(), y, xerr=sd, fmt="o", color="C3", ms=7, capsize=4,
+                    label="mean ± std over folds" if y == 0 else None)
+        ax.annotate(f"{a.mean():.1f} %", (a.mean(), y), xytext=(0, 8), textcoords="offset points", ha="center",
+                    fontsize=8)
+    for j, (_, row) in enumerate(published.iterrows(), start=len(folds)):
+        ax.scatter(row["accuracy (%)"], j, marker="D", color="C2", s=40,
+                   label="published mean" if j == len(folds) else None)
+        ax.annotate(f"{row['accuracy (%)']:.1f} %", (row["accuracy (%)"], j), xytext=(0, 8),
+                    textcoords="offset points", ha="center", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_ylim(len(names) - 0.4, -0.6)
+    ax.set_xlabel("accuracy on figshare-cheng (%); protocols differ, see the table")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig
+
+
+def intensity_by_group(groups: dict, threshold: int = 10, title: str = "", save: str | None = None):
+    """Gray-level distribution inside the head (pixels above ``threshold``) of each group of uint8 images:
+    ``groups`` maps a name to an N×H×W array. Densities on a linear scale, one line per group."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    for name, images in groups.items():
+        pixels = np.asarray(images).ravel()
+        pixels = pixels[pixels > threshold]
+        hist = np.bincount(pixels, minlength=256)[threshold + 1:] / max(len(pixels), 1)
+        median = int(np.median(pixels)) if len(pixels) else 0
+        ax.plot(np.arange(threshold + 1, 256), hist, label=f"{name} (median {median})")
+    ax.set(xlabel=f"gray level (pixels above {threshold}, i.e. inside the head)", ylabel="fraction of pixels",
+           title=title or "Intensity inside the head")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, save)
     return fig

@@ -142,6 +142,25 @@ def test_pointing_hits_and_energy():
     assert energy == pytest.approx([1.0, 0.5 / 1.5])
 
 
+def test_peaks_and_distance_to_box():
+    maps = np.zeros((1, 4, 8))
+    maps[0, 1, 6] = 1
+    assert crossval.peaks(maps).tolist() == [[1.5 / 4, 6.5 / 8]]
+    boxes = np.array([[0.5, 0.5, 0.2, 0.2]] * 3)  # x 0.4-0.6, y 0.4-0.6
+    points = np.array([[0.5, 0.5], [0.5, 0.7], [0.9, 0.9]])  # inside, 0.1 right, (0.3, 0.3) diagonal
+    assert crossval.distance_to_box(points, boxes) == pytest.approx([0, 0.1, np.hypot(0.3, 0.3)])
+
+
+def test_gradcam_stages_of_both_models():
+    from brainlib import explain
+    from brainlib.models import build_model
+
+    fast, seed = build_model("fastnet"), build_model("seed")
+    assert crossval._cam_grid(fast, -1, 160) == 5 and crossval._cam_grid(fast, -2, 160) == 10
+    assert crossval._cam_grid(seed, -1, 224) == 112 and crossval._cam_grid(seed, -2, 224) == 224
+    assert explain.target_layer(seed, -2) is not explain.target_layer(seed, -1)
+
+
 def test_box_masks_and_centred_prior():
     table = pd.DataFrame({"x_center": [0.5], "y_center": [0.25], "width": [0.5], "height": [0.5]})
     m = crossval.box_masks(table, 8)[0]
@@ -181,7 +200,7 @@ def test_crossval_trains_caches_and_reuses(figshare_root, tmp_path, monkeypatch)
     assert [r["fold"] for r in first] == [1, 2] and all(r.get("trained_now") for r in first)
     for r in first:
         assert r["val_fold"] not in (r["fold"], *r["train_folds"])
-        assert r["n"] == len(r["labels"]) == len(r["pointing"]["hit"])
+        assert r["n"] == len(r["labels"]) == len(r["pointing"]["peak"]) == len(r["pointing"]["energy_fine"])
     assert len(list((cache / "smoke").glob("figshare-cheng-default-fold*.json"))) == 2
 
     def no_training(*a, **k):
