@@ -26,10 +26,15 @@ from brainlib.data import ImageSet, load_image, load_split
 # distance where the pairs are still overwhelmingly the same patient; some same-patient pairs remain
 # beyond it, so the leak-free subset is a lower bound on leakage removal, not a guarantee.
 DEFAULT_THRESHOLD = 8
-# Grouping for the validation split links images transitively (connected components), so it needs a
-# tighter threshold: at 8 the chains merge 1,832 of the 5,708 Training images into one component,
-# at 6 the largest group has 106 images (a patient series) and groups stay meaningful.
-GROUP_THRESHOLD = 6
+# The validation split holds at the same threshold: images within DEFAULT_THRESHOLD of each other are
+# linked transitively (connected components, single linkage) and a component never straddles the split.
+# At 8 the chains merge 1,832 of the 5,708 Training images into one component; components larger than
+# MAX_VALIDATION_GROUP of the validation target stay on the training side (they cannot move as a whole
+# without unbalancing validation), so no validation image has a training-part image within the threshold.
+GROUP_THRESHOLD = DEFAULT_THRESHOLD
+VAL_FRACTION = 0.15  # validation share of Training (1/7 after rounding to whole folds)
+SPLIT_SEED = 0  # one validation split shared by every experiment
+MAX_VALIDATION_GROUP = 0.05  # components above this share of the validation target (and 10 images) stay in training
 HASH_SIZE = 8  # 64-bit pHash
 
 
@@ -121,6 +126,7 @@ class AuditReport:
     nearest_distance: np.ndarray  # per Testing image: Hamming distance
     exact_cross: np.ndarray  # per Testing image: has a pixel-identical Training image
     train_groups: np.ndarray  # near-duplicate group id per Training image (at GROUP_THRESHOLD)
+    split: ValidationSplit | None = None  # the engine's train/validation split of Training
     exact_within: dict = field(default_factory=dict)
     label_conflicts: dict = field(default_factory=dict)
     seconds: float = 0.0
@@ -159,9 +165,18 @@ class AuditReport:
             for i, c in enumerate(config.CLASSES)
         }
         group_sizes = np.bincount(self.train_groups)
+        split = {}
+        if self.split is not None:
+            va, tr = self.split.val_idx, self.split.train_idx
+            near = 0
+            if len(va) and len(tr):
+                near = int((nearest(self.train_hashes[va], self.train_hashes[tr])[1] <= self.threshold).sum())
+            split = {"validation_images": int(len(va)), "validation_train_part_images": int(len(tr)),
+                     "training_images_kept_out_of_validation": int(len(self.split.kept_in_training)),
+                     "validation_images_with_train_neighbour": near}
         return {
             "threshold": self.threshold,
-            "group_threshold": min(self.threshold, GROUP_THRESHOLD),
+            "group_threshold": GROUP_THRESHOLD,
             "training_images": len(self.train),
             "testing_images": len(self.test),
             "exact_cross_test_images": int(self.exact_cross.sum()),
@@ -172,6 +187,7 @@ class AuditReport:
             "training_near_duplicate_groups": int(len(group_sizes)),
             "training_images_in_groups_of_2_or_more": int(group_sizes[group_sizes > 1].sum()),
             "largest_training_group": int(group_sizes.max()) if len(group_sizes) else 0,
+            **split,
             "per_class": per_class,
             "data_fingerprint": combined_fingerprint(self.train, self.test),
             "seconds": round(self.seconds, 2),
@@ -220,8 +236,9 @@ def run_audit(
         lookup.setdefault(h, i)
     cross_conflicts = sum(int(te_lab[j] != tr_lab[lookup[h]]) for j, h in enumerate(te_px) if h in lookup)
     conflicts["cross"] = cross_conflicts
-    groups = near_duplicate_groups(tr_h, min(threshold, GROUP_THRESHOLD)) if len(tr_h) else np.zeros(0, int)
-    return AuditReport(threshold, train, test, tr_h, te_h, nn_idx, nn_dist, exact_cross, groups,
+    split = validation_split(train, hashes=tr_h) if len(tr_h) else None
+    groups = split.groups if split is not None else np.zeros(0, int)
+    return AuditReport(threshold, train, test, tr_h, te_h, nn_idx, nn_dist, exact_cross, groups, split,
                        exact_within, conflicts, time.perf_counter() - t0)
 
 
@@ -289,6 +306,49 @@ def training_groups(train: ImageSet, threshold: int = GROUP_THRESHOLD) -> np.nda
     return near_duplicate_groups(imageset_hashes(train), threshold)
 
 
+@dataclass
+class ValidationSplit:
+    """The train/validation split of Training and what it cost."""
+
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    groups: np.ndarray  # component id per Training image at ``threshold``
+    kept_in_training: np.ndarray  # Training images in components too large to move (always in training)
+    threshold: int
+    val_with_train_neighbour: int  # validation images with a training-part image within ``threshold``: 0
+
+
+def validation_split(train: ImageSet, threshold: int = GROUP_THRESHOLD, val_fraction: float = VAL_FRACTION,
+                     seed: int = SPLIT_SEED, hashes: np.ndarray | None = None) -> ValidationSplit:
+    """Stratified train/validation split of Training in which no validation image has a training-part
+    image within pHash distance ``threshold``: components at the threshold stay whole, and components
+    larger than :data:`MAX_VALIDATION_GROUP` of the validation target stay on the training side."""
+    from brainlib.data import train_val_split
+
+    hashes = imageset_hashes(train) if hashes is None else hashes
+    labels = train.labels.numpy()
+    groups = near_duplicate_groups(hashes, threshold) if len(hashes) else np.zeros(0, int)
+    sizes = np.bincount(groups) if len(groups) else np.zeros(0, int)
+    target = val_fraction * len(labels)
+    kept = sizes[groups] > max(10.0, MAX_VALIDATION_GROUP * target) if len(groups) else np.zeros(0, bool)
+    movable = np.flatnonzero(~kept)
+    if len(np.unique(groups[movable])) < 2:
+        raise ValueError(f"cannot form a validation split: {len(movable)} of {len(labels)} Training images lie "
+                         f"outside near-duplicate components too large to move")
+    folds = max(2, int(np.ceil(len(movable) / max(target, 1.0))))  # validation ≈ target, never above it
+    folds = max(2, min(folds, len(np.unique(groups[movable]))))
+    try:
+        tr, va = train_val_split(labels[movable], groups[movable], 1 / folds, seed)
+    except ValueError:  # tiny sets: too few members of a class to stratify; split groups unstratified
+        tr, va = train_val_split(np.zeros(len(movable), int), groups[movable], 1 / folds, seed)
+    train_idx, val_idx = np.sort(np.concatenate([movable[tr], np.flatnonzero(kept)])), movable[va]
+    neighbours = 0
+    if len(val_idx) and len(train_idx):
+        _, dist = nearest(hashes[val_idx], hashes[train_idx])
+        neighbours = int((dist <= threshold).sum())
+    return ValidationSplit(train_idx, np.sort(val_idx), groups, np.flatnonzero(kept), threshold, neighbours)
+
+
 # ----------------------------------------------------------------------------- shortcuts
 def shortcut_table(root: str | os.PathLike | None = None, split: str = "Training",
                    max_per_class: int | None = None) -> pd.DataFrame:
@@ -331,21 +391,45 @@ def shortcut_scores(table: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 
 def encoding_invariance(paths: list[Path], size: int = 224) -> dict:
-    """Re-save each image as L and as RGB (lossless PNG) and check the pipeline decodes both identically.
+    """Does the decoded input depend on how a file was saved? For every file, a lossless copy in the other
+    colour mode is made from the file's own pixels (an L file replicated to RGB, an RGB file reduced to L)
+    and both the original file and the copy go through the pipeline's decoder; the arrays must be equal.
 
-    Proof that the input representation carries no trace of the file's colour mode.
+    A decoder that let the mode through (a mode-dependent offset, scale or channel choice) fails this
+    check; ``tests/test_honest_eval.py`` plants such a decoder to prove it.
     """
     identical = max_diff = 0
+    modes: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for p in paths:
             with Image.open(p) as im:
-                gray = im.convert("L")
-            decoded = []
-            for mode in ("L", "RGB"):
-                copy = Path(tmp) / f"copy_{mode}.png"
-                gray.convert(mode).save(copy)
-                decoded.append(load_image(copy, size).astype(int))
-            diff = int(np.abs(decoded[0] - decoded[1]).max())
+                im.load()
+                modes[im.mode] = modes.get(im.mode, 0) + 1
+                other = im.convert("RGB") if im.mode in ("L", "P", "1") else im.convert("L")
+            copy = Path(tmp) / f"copy_{other.mode}.png"
+            other.save(copy)
+            diff = int(np.abs(load_image(p, size).astype(int) - load_image(copy, size).astype(int)).max())
             max_diff = max(max_diff, diff)
             identical += diff == 0
-    return {"images": len(paths), "identical": identical, "max_abs_difference": max_diff}
+    return {"images": len(paths), "identical": identical, "max_abs_difference": max_diff, "original_modes": modes}
+
+
+# ----------------------------------------------------------------------------- modality
+CT_THRESHOLD = 0.5  # chosen by eye on the Kaggle Training images (notebook 01 shows every flagged image)
+
+
+def ct_likeness(images: np.ndarray, bright: int = 230, band: int = 10) -> np.ndarray:
+    """A simple score for "this slice looks like CT, not MRI": in a brain CT window the skull is the
+    brightest structure, a saturated ring around a mid-gray brain; in MRI the skull is dark and bright
+    pixels lie inside the head or in the scalp fat. Score = share of bright pixels (≥ ``bright``) in the
+    outer ``band`` pixels of the head minus twice their share inside it. Above :data:`CT_THRESHOLD` = CT-like."""
+    from scipy import ndimage
+
+    scores = np.zeros(len(images))
+    for i, a in enumerate(np.asarray(images)):
+        head = ndimage.binary_fill_holes(a > 25)
+        inner = ndimage.binary_erosion(head, iterations=band)
+        ring = head & ~inner
+        is_bright = a >= bright
+        scores[i] = (is_bright & ring).sum() / max(ring.sum(), 1) - 2 * (is_bright & inner).sum() / max(inner.sum(), 1)
+    return scores

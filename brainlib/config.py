@@ -49,7 +49,7 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile("full", None, None, 3),
+    "full": Profile("full", None, None, 5),
     "smoke": Profile("smoke", 24, 1, 1),
 }
 

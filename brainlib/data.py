@@ -428,6 +428,25 @@ def augment_batch(x: torch.Tensor, rotate: float = 10.0, translate: float = 0.06
     return (((x - mean) * c + mean) * b).clamp_(0, 1)
 
 
+def match_histograms(images_uint8: torch.Tensor, reference: np.ndarray, threshold: int = 10) -> torch.Tensor:
+    """Map each image's gray levels inside the head (pixels above ``threshold``) onto the ``reference``
+    distribution (a 256-bin histogram): every image then has the same brightness and contrast, so a model
+    that still classifies it does not rely on them. Background stays black."""
+    ref = np.asarray(reference, dtype=np.float64).copy()
+    ref[: threshold + 1] = 0
+    ref_cdf = np.cumsum(ref) / ref.sum()
+    out = images_uint8.numpy().copy()
+    for img in out:
+        head = img > threshold
+        if not head.any():
+            continue
+        hist = np.bincount(img[head], minlength=256).astype(np.float64)
+        cdf = np.cumsum(hist) / hist.sum()
+        lut = np.searchsorted(ref_cdf, cdf).clip(threshold + 1, 255).astype(np.uint8)
+        img[head] = lut[img[head]]
+    return torch.from_numpy(out)
+
+
 def to_model_input(images_uint8: torch.Tensor, channels: int = 1, augment: bool = False) -> torch.Tensor:
     """uint8 N×H×W (or N×1×H×W) → normalized float N×C×H×W, optionally augmented."""
     x = images_uint8 if images_uint8.dim() == 4 else images_uint8.unsqueeze(1)

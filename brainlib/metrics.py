@@ -32,20 +32,32 @@ def classification_metrics(y_true, y_pred, classes=CLASSES) -> dict:
 
 
 def bootstrap_ci(y_true, y_pred, metric: str = "accuracy", n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95, classes=CLASSES) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``accuracy`` or ``macro_f1`` over resampled images
-    (macro-F1 over all ``classes``, as in :func:`classification_metrics`)."""
+                 level: float = 0.95, classes=CLASSES, groups=None) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``accuracy`` or ``macro_f1`` (macro over all ``classes``, as in
+    :func:`classification_metrics`).
+
+    Without ``groups`` images are resampled one by one. With ``groups`` (one cluster id per image, e.g.
+    near-duplicate clusters) whole clusters are resampled: images that are copies or neighbouring slices of
+    each other are not independent, and treating them as such makes the interval too narrow."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if metric not in ("accuracy", "macro_f1"):
+        raise ValueError(f"unknown metric {metric!r}")
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(y_true), size=(n_boot, len(y_true)))
+    if groups is None:
+        samples = list(rng.integers(0, len(y_true), size=(n_boot, len(y_true))))
+    else:
+        groups = np.asarray(groups)
+        if len(groups) != len(y_true):
+            raise ValueError(f"{len(groups)} group ids for {len(y_true)} images")
+        ids, inverse = np.unique(groups, return_inverse=True)
+        members = np.split(np.argsort(inverse, kind="stable"), np.cumsum(np.bincount(inverse))[:-1])
+        samples = [np.concatenate([members[k] for k in rng.integers(0, len(ids), len(ids))]) for _ in range(n_boot)]
     if metric == "accuracy":
-        stats = (y_true[idx] == y_pred[idx]).mean(axis=1)
-    elif metric == "macro_f1":
+        stats = np.array([(y_true[i] == y_pred[i]).mean() for i in samples])
+    else:
         labels = list(range(len(classes)))
         stats = np.array([f1_score(y_true[i], y_pred[i], labels=labels, average="macro", zero_division=0)
-                          for i in idx])
-    else:
-        raise ValueError(f"unknown metric {metric!r}")
+                          for i in samples])
     alpha = (1 - level) / 2
     return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
 

@@ -22,7 +22,7 @@ def duplicate_pairs_by_distance(report, distances=(0, 2, 4, 6, 8, 10, 12), per_d
     """Testing images beside their nearest Training image, a few examples for each pHash distance."""
     rng = np.random.default_rng(seed)
     pairs = report.pairs()
-    fig, axes = plt.subplots(len(distances), 2 * per_distance, figsize=(2 * per_distance * 1.6, len(distances) * 1.75))
+    fig, axes = plt.subplots(len(distances), 2 * per_distance, figsize=(2 * per_distance * 1.75, len(distances) * 2.1))
     for row, d in enumerate(distances):
         idx = np.flatnonzero(pairs["distance"].to_numpy() == d)
         chosen = rng.choice(idx, size=min(per_distance, len(idx)), replace=False) if len(idx) else []
@@ -35,11 +35,12 @@ def duplicate_pairs_by_distance(report, distances=(0, 2, 4, 6, 8, 10, 12), per_d
                 i = chosen[k]
                 a.imshow(report.test.images[i], cmap="gray", vmin=0, vmax=255)
                 b.imshow(report.train.images[report.nearest_train[i]], cmap="gray", vmin=0, vmax=255)
-                a.set_title(f"Te {pairs.test_label[i][:4]}", fontsize=7)
-                b.set_title(f"Tr {pairs.train_label[i][:4]}", fontsize=7)
-        axes[row, 0].set_ylabel(f"d = {d}", fontsize=9)
-    fig.suptitle("Testing image (left) and its nearest Training image (right) by pHash Hamming distance d", fontsize=9)
-    fig.tight_layout()
+                a.set_title(f"Testing\n{pairs.test_label[i]}", fontsize=9)
+                b.set_title(f"Training\n{pairs.train_label[i]}", fontsize=9)
+        axes[row, 0].set_ylabel(f"d = {d}", fontsize=11)
+    fig.suptitle("Testing image (left) and its nearest Training image (right) by pHash Hamming distance d",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     save_figure(fig, save)
     return fig
 
@@ -49,10 +50,11 @@ def class_counts(counts: dict, save: str | None = None):
     import pandas as pd
 
     table = pd.DataFrame(counts).loc[list(config.CLASSES)]
-    ax = table.plot.bar(figsize=(7, 3.5), rot=0)
-    ax.set(ylabel="images", title="Images per class and split")
+    ax = table.plot.bar(figsize=(7, 3.8), rot=0)
+    ax.set(ylabel="images", xlabel="", title="Images per class and split", ylim=(0, table.to_numpy().max() * 1.18))
     for container in ax.containers:
         ax.bar_label(container, fontsize=8)
+    ax.legend(loc="upper left", ncols=2, fontsize=8)
     fig = ax.get_figure()
     fig.tight_layout()
     save_figure(fig, save)
@@ -102,9 +104,9 @@ def shortcut_plots(table, save: str | None = None):
     axes[0].bar(mode_share.index, mode_share.to_numpy(), color="tab:red")
     axes[0].set(ylabel="share of files stored as RGB", title="File colour mode by class", ylim=(0, 1))
     sns.boxplot(data=table, x="label", y="brightness", order=list(config.CLASSES), ax=axes[1])
-    axes[1].set(title="Mean brightness by class", xlabel="")
+    axes[1].set(title="Mean brightness by class", xlabel="", ylabel="mean gray level (0–255)")
     sns.boxplot(data=table, x="label", y="file_kb", order=list(config.CLASSES), ax=axes[2])
-    axes[2].set(title="File size (KB) by class", xlabel="")
+    axes[2].set(title="File size by class", xlabel="", ylabel="file size (KB)")
     fig.tight_layout()
     save_figure(fig, save)
     return fig
