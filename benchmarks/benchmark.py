@@ -64,6 +64,8 @@ def run_one(model: str, save: bool) -> dict:
         "test_accuracy": result["accuracy"],
         "test_macro_f1": result["macro_f1"],
         "leak_free_accuracy": result["leak_free"]["accuracy"],
+        "test_accuracy_ci95": result["accuracy_ci95"],
+        "leak_free_accuracy_ci95": result["leak_free"]["accuracy_ci95"],
         "leak_free_macro_f1": result["leak_free"]["macro_f1"],
         "leak_free_n": result["leak_free"]["n"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -87,11 +89,15 @@ def plot(rows: list[dict]) -> None:
     axes[1].bar(names, [r["train_images_per_s"] for r in rows], color=["tab:gray", "tab:blue"][: len(rows)])
     axes[1].set(ylabel="images / s", title="Training throughput (median epoch)")
     x = np.arange(len(rows))
-    axes[2].bar(x - 0.2, [r["test_accuracy"] for r in rows], 0.4, label="official Testing")
-    axes[2].bar(x + 0.2, [r["leak_free_accuracy"] for r in rows], 0.4, label="leak-free Testing")
-    axes[2].set(xticks=x, xticklabels=names, ylim=(0.5, 1.0), ylabel="accuracy", title="Testing accuracy")
-    axes[2].legend(loc="upper center", fontsize=8, ncol=2)
-    axes[2].set_ylim(0.5, 1.08)
+    for k, (key, label) in enumerate((("test", "official Testing"), ("leak_free", "leak-free Testing"))):
+        acc = np.array([100 * r[f"{key}_accuracy"] for r in rows])
+        ci = np.array([r.get(f"{key}_accuracy_ci95", (np.nan, np.nan)) for r in rows], dtype=float) * 100
+        err = np.abs(ci.T - acc) if np.isfinite(ci).all() else None
+        bars = axes[2].bar(x + (k - 0.5) * 0.4, acc, 0.4, yerr=err, capsize=3, label=label)
+        axes[2].bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+    axes[2].set(xticks=x, xticklabels=names, ylim=(0, 109), ylabel="accuracy (%)",
+                title="Testing accuracy (95 % CI over clusters)")
+    axes[2].legend(loc="lower center", fontsize=8, ncol=2)
     fig.tight_layout()
     save_figure(fig, "benchmark")
 
@@ -113,7 +119,8 @@ def main() -> None:
         print(f"{name}: {row['train_images_per_s']:.0f} img/s train, {row['train_seconds'] / 60:.1f} min, "
               f"official {row['test_accuracy']:.4f}, leak-free {row['leak_free_accuracy']:.4f}", flush=True)
         rows.append(row)
-    table = pd.DataFrame([{k: v for k, v in r.items() if k != "history"} for r in rows])
+    table = pd.DataFrame([{k: (" – ".join(f"{x:.4f}" for x in v) if k.endswith("_ci95") else v)
+                           for k, v in r.items() if k != "history"} for r in rows])
     if len(rows) == 2:
         table["train_throughput_vs_seed"] = table["train_images_per_s"] / table["train_images_per_s"].iloc[0]
     config.RESULTS_DIR.mkdir(exist_ok=True)

@@ -174,8 +174,14 @@ def scan_split(root: str | os.PathLike, split: str, max_per_class: int | None = 
         result.labels += [label] * len(files)
     if result.skipped:
         what = ", ".join(f"{n} {k}" for k, n in sorted(result.skipped.items()))
-        warn(f"{split}: skipped {what}")
+        key = (str(root.resolve()), split, what)
+        if key not in _REPORTED_SKIPS:  # once per process: a notebook scans the same folder many times
+            _REPORTED_SKIPS.add(key)
+            warn(f"{split}: skipped {what}")
     return result
+
+
+_REPORTED_SKIPS: set[tuple[str, str, str]] = set()
 
 
 def fingerprint(root: Path, paths: list[str]) -> str:
@@ -445,6 +451,20 @@ def match_histograms(images_uint8: torch.Tensor, reference: np.ndarray, threshol
         lut = np.searchsorted(ref_cdf, cdf).clip(threshold + 1, 255).astype(np.uint8)
         img[head] = lut[img[head]]
     return torch.from_numpy(out)
+
+
+def standardize_intensity(images_uint8: torch.Tensor, mean: float, std: float, threshold: int = 10) -> torch.Tensor:
+    """Linearly rescale each image's gray levels inside the head (pixels above ``threshold``) to the given
+    mean and standard deviation: brightness and contrast equalised, the shape of the histogram kept.
+    Background stays black."""
+    out = images_uint8.numpy().astype(np.float64)
+    for img in out:
+        head = img > threshold
+        if head.sum() < 2:
+            continue
+        v = img[head]
+        img[head] = np.clip((v - v.mean()) / max(v.std(), 1e-6) * std + mean, threshold + 1, 255)
+    return torch.from_numpy(out.round().astype(np.uint8))
 
 
 def to_model_input(images_uint8: torch.Tensor, channels: int = 1, augment: bool = False) -> torch.Tensor:

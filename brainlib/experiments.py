@@ -249,6 +249,25 @@ def full_size_grid() -> list[Variant]:
     ]
 
 
+def design_grid(size: int = ABLATION_SIZE) -> list[Variant]:
+    """FastNet's design choices, each undone once, screened like the ablation grid (112 px, 8 epochs):
+    the record of why the default looks the way it does. Selection looks at validation accuracy only."""
+    fast = engine.recipe("fast", model_kwargs={"input_size": size}, epochs=8)
+
+    def variant(name: str, model_kwargs: dict | None = None, **changes) -> Variant:
+        return Variant(name, "FastNet design", dataclasses.replace(
+            fast, model_kwargs={"input_size": size, **(model_kwargs or {})}, **changes))
+
+    return [
+        Variant("FastNet", "fast model", fast),  # the ablation grid's FastNet runs, shared via the cache
+        variant("3×3 stride-2 stem", {"stem_stride": 2}),
+        variant("wider (24–192 channels)", {"widths": (24, 48, 96, 192)}),
+        variant("narrower (8–64 channels)", {"widths": (8, 16, 32, 64)}),
+        variant("no augmentation", augment=False),
+        variant("constant learning rate", scheduler="none", lr=1e-3),
+    ]
+
+
 def learning_rate_grid(size: int = ABLATION_SIZE) -> list[Variant]:
     """Each adaptive optimizer at its default learning rate and 3× below and above it (112-px protocol),
     so that "Adam beats Adamax" is not an artefact of one learning rate each."""

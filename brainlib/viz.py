@@ -112,20 +112,26 @@ def shortcut_plots(table, save: str | None = None):
     return fig
 
 
-def history_curves(history, title: str = "", save: str | None = None):
-    """Loss, accuracy and learning rate per epoch from an ``engine.train`` history."""
+def history_curves(history, title: str = "", save: str | None = None, augmented: bool = True):
+    """Loss, accuracy and learning rate per epoch from an ``engine.train`` history (``augmented``: whether
+    the training images were augmented, for the legend). A constant learning rate is stated in the title
+    instead of drawn as a flat panel."""
     import pandas as pd
 
     h = pd.DataFrame(history)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    constant_lr = h["lr"].nunique() == 1
+    fig, axes = plt.subplots(1, 2 if constant_lr else 3, figsize=(9 if constant_lr else 13, 3.4))
     axes[0].plot(h["epoch"], h["train_loss"], label="train")
     axes[0].plot(h["epoch"], h["val_loss"], label="validation")
     axes[0].set(xlabel="epoch", ylabel="loss", title="Loss")
-    axes[1].plot(h["epoch"], h["train_acc"], label="train (augmented)")
+    axes[1].plot(h["epoch"], h["train_acc"], label="train (augmented)" if augmented else "train")
     axes[1].plot(h["epoch"], h["val_acc"], label="validation")
     axes[1].set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
-    axes[2].plot(h["epoch"], h["lr"])
-    axes[2].set(xlabel="epoch", ylabel="learning rate", title="Learning rate (at epoch start)")
+    if constant_lr:
+        title = f"{title} (constant learning rate {h['lr'].iloc[0]:g})"
+    else:
+        axes[2].plot(h["epoch"], h["lr"])
+        axes[2].set(xlabel="epoch", ylabel="learning rate", title="Learning rate (at epoch start)")
     for ax in axes[:2]:
         ax.legend()
     fig.suptitle(title)
@@ -148,6 +154,8 @@ def confusion(matrix, title: str = "", normalize: bool = False, ax=None, save: s
     sns.heatmap(m, annot=True, fmt=".2f" if normalize else ".0f", cmap="Blues", cbar=False, ax=ax,
                 xticklabels=classes or config.CLASSES, yticklabels=classes or config.CLASSES)
     ax.set(xlabel="predicted", ylabel="true", title=title)
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()
     save_figure(fig, save)
     return fig
@@ -171,8 +179,8 @@ def image_gallery(images, titles, columns: int = 8, title: str = "", save: str |
 
 
 def prediction_titles(labels, probs, idx) -> list[str]:
-    """'true → predicted (confidence)' captions for images ``idx``."""
-    return [f"{config.CLASSES[labels[i]][:5]} → {config.CLASSES[probs[i].argmax()][:5]}\n{probs[i].max():.2f}"
+    """'true / predicted (confidence)' captions for images ``idx``, full class names on two lines."""
+    return [f"true {config.CLASSES[labels[i]]}\npred {config.CLASSES[probs[i].argmax()]} {probs[i].max():.2f}"
             for i in idx]
 
 
@@ -191,7 +199,7 @@ def reliability_diagram(tables: dict, save: str | None = None):
 
 
 def roc_curves(curves: dict, title: str = "", ax=None, save: str | None = None, show_auc: bool = True,
-               legend_title: str | None = None):
+               legend_title: str | None = None, zoom: float | None = None):
     """ROC curves ``{name: (fpr, tpr, auc)}``, e.g. from ``metrics.roc_one_vs_rest`` (on ``ax`` when given);
     ``show_auc`` False when the names already say it."""
     if ax is None:
@@ -202,6 +210,8 @@ def roc_curves(curves: dict, title: str = "", ax=None, save: str | None = None, 
         ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})" if show_auc else name)
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title=title or "One-vs-rest ROC")
+    if zoom:  # near-perfect curves: show the top-left corner, where they differ
+        ax.set(xlim=(-0.002, zoom), ylim=(1 - zoom, 1.002), title=f"{ax.get_title()} (top-left corner)")
     ax.legend(fontsize=8, title=legend_title, title_fontsize=8, loc="lower right")
     fig.tight_layout()
     save_figure(fig, save)
@@ -262,11 +272,12 @@ def first_layer_filters(model, save: str | None = None):
     vmax = float(w.abs().max())
     fig, axes = plt.subplots(1, len(w), figsize=(2 * len(w), 2.3), squeeze=False)
     for k, ax in enumerate(axes[0]):
-        ax.imshow(w[k], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        shown = ax.imshow(w[k], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
         ax.set_title(f"filter {k}")
         ax.axis("off")
     fig.suptitle("First-layer filters (red positive, blue negative)")
     fig.tight_layout()
+    fig.colorbar(shown, ax=axes[0].tolist(), shrink=0.8, label="weight")
     save_figure(fig, save)
     return fig
 
@@ -283,17 +294,20 @@ def feature_maps(model, images_uint8, labels, layers: int = 2, save: str | None 
     channels = maps.shape[1]
     fig, axes = plt.subplots(len(images_uint8), channels + 1, figsize=(2 * (channels + 1), 2.1 * len(images_uint8)),
                              squeeze=False)
+    vmax = float(maps.max()) or 1.0  # one colour scale for every map, so maps can be compared
     for r in range(len(images_uint8)):
         axes[r, 0].imshow(images_uint8[r], cmap="gray", vmin=0, vmax=255)
         axes[r, 0].set_ylabel(config.CLASSES[int(labels[r])])
         for k in range(channels):
-            axes[r, k + 1].imshow(maps[r, k], cmap="magma")
+            shown = axes[r, k + 1].imshow(maps[r, k], cmap="magma", vmin=0, vmax=vmax)
             if r == 0:
                 axes[r, k + 1].set_title(f"filter {k}")
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
+    if channels:
+        fig.colorbar(shown, ax=axes[:, 1:].ravel().tolist(), shrink=0.6, label="activation (after ReLU)")
     save_figure(fig, save)
     return fig
 

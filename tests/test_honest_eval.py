@@ -128,3 +128,15 @@ def test_ct_likeness_separates_a_bright_ring_from_a_dark_skull():
     mri[(r < 10)] = 250  # a bright lesion inside
     scores = audit.ct_likeness(np.stack([ct, mri]))
     assert scores[0] > audit.CT_THRESHOLD > scores[1]
+
+
+def test_standardize_intensity_equalises_mean_and_std():
+    rng = np.random.default_rng(0)
+    imgs = np.zeros((2, 32, 32), np.uint8)
+    imgs[0, 8:24, 8:24] = rng.integers(20, 60, (16, 16))
+    imgs[1, 8:24, 8:24] = rng.integers(120, 250, (16, 16))
+    out = data.standardize_intensity(torch.from_numpy(imgs), mean=100, std=20).numpy().astype(float)
+    for img in out:
+        v = img[8:24, 8:24]
+        assert abs(v.mean() - 100) < 1.5 and abs(v.std() - 20) < 1.5
+    assert (out[:, :8] == 0).all()

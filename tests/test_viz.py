@@ -50,9 +50,9 @@ def test_prediction_panel_titles_the_predicted_class():
 
 def test_filters_and_feature_maps_shapes():
     model = build_model("seed", input_size=32)
-    assert len(viz.first_layer_filters(model).axes) == 4
+    assert len(viz.first_layer_filters(model).axes) == 4 + 1  # 4 filters and their colour bar
     fig = viz.feature_maps(model, _images(2, 32), [0, 3])
-    assert len(fig.axes) == 2 * 5
+    assert len(fig.axes) == 2 * 5 + 1  # image + 4 maps per row, one shared colour bar
     assert fig.axes[5].get_ylabel() == "pituitary"
     assert not model.training
 
