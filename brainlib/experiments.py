@@ -428,7 +428,7 @@ def ablation_comparisons(runs: pd.DataFrame, baseline: str = "seed (Adamax)", al
 
     The paired t-test p-values are also adjusted for testing all variants at once (Benjamini–Hochberg,
     ``scipy.stats.false_discovery_control``). The verdict is "better"/"worse" when the adjusted p is below
-    ``alpha``, "no significant difference" otherwise, and "n/a (1 seed)" without replicates."""
+    ``alpha``, "not shown" otherwise (the seeds could not tell; not "equal"), and "n/a (1 seed)" without replicates."""
     from scipy.stats import false_discovery_control
 
     if not (runs["variant"] == baseline).any():
@@ -442,6 +442,6 @@ def ablation_comparisons(runs: pd.DataFrame, baseline: str = "seed (Adamax)", al
         adjusted[tested] = false_discovery_control(p[tested])
     table["p adjusted (BH)"] = adjusted
     direction = np.where(table["Δ validation (pp)"] > 0, "better", "worse")
-    verdict = np.where(adjusted < alpha, direction, "no significant difference")
+    verdict = np.where(adjusted < alpha, direction, "not shown")
     table["verdict (validation)"] = np.where(tested, verdict, "n/a (1 seed)")
     return table

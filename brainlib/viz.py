@@ -165,7 +165,7 @@ def image_gallery(images, titles, columns: int = 8, title: str = "", save: str |
     """A grid of images (uint8 grayscale or RGB) with one short title each."""
     n = len(images)
     rows = max(1, -(-n // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 1.85), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.75, rows * 2.3), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, img, t in zip(axes.ravel(), images, titles):

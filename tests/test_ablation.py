@@ -197,7 +197,7 @@ def test_comparison_verdicts():
     same = _fake_runs()
     same.loc[same["variant"] == "B", "val_acc"] = [0.81, 0.80, 0.79]
     assert experiments.ablation_comparisons(same, baseline="A").loc["B vs A", "verdict (validation)"] == \
-        "no significant difference"
+        "not shown"
 
 
 def test_benjamini_hochberg_across_variants():
@@ -208,7 +208,7 @@ def test_benjamini_hochberg_across_variants():
     table = experiments.ablation_comparisons(pd.concat([runs, c]), baseline="A")
     raw, adj = table["p paired t (validation)"], table["p adjusted (BH)"]
     assert (adj >= raw - 1e-12).all()
-    assert table.loc["C vs A", "verdict (validation)"] == "no significant difference"
+    assert table.loc["C vs A", "verdict (validation)"] == "not shown"
 
 
 def test_compare_rejects_mismatched_runs():
