@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -82,12 +83,30 @@ def cmd_audit(args) -> int:
 
 def cmd_train(args) -> int:
     from brainlib import engine
+    from brainlib.data import DataError
     from brainlib.experiments import train_and_evaluate
+    from brainlib.models import MODELS
 
+    problems = []
+    if args.model not in MODELS:
+        problems.append(f"unknown model {args.model!r}; choose one of {', '.join(sorted(MODELS))}")
+    for name, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
+        if value is not None and value < 1:
+            problems.append(f"{name} must be at least 1, got {value}")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        problems.append(f"--lr must be a positive finite number, got {args.lr}")
+    if args.out is not None and not args.out.strip():
+        problems.append("--out is empty; give a checkpoint path")
+    out = Path(args.out) if args.out else config.MODELS_DIR / f"{args.model}.pt"
+    if out.is_dir():
+        problems.append(f"--out {out} is a folder; give a checkpoint file path")
+    elif out.parent.exists() and not os.access(out.parent, os.W_OK):
+        problems.append(f"--out {out}: cannot write into {out.parent}")
+    if problems:  # every problem, one line each, before any data is loaded or anything is trained
+        raise DataError("\n".join(f"{'brainlib: error: ' if i else ''}{p}" for i, p in enumerate(problems)))
     recipe_name = args.recipe or ("seed" if args.model == "seed" else "fast")
     cfg = engine.recipe(recipe_name, model=args.model, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
                         batch_size=args.batch_size, seed=args.seed)
-    out = Path(args.out) if args.out else config.MODELS_DIR / f"{cfg.model}.pt"
     result = train_and_evaluate(cfg, out, root=args.data, resume=not args.restart, progress=not args.json)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -281,7 +300,16 @@ def main(argv: list[str] | None = None) -> int:
         args.threshold = DEFAULT_THRESHOLD
     warnings.showwarning = _one_line_warnings
     try:
+        config.get_profile()
+    except ValueError as e:
+        _err(f"BRAINLIB_PROFILE: {e}")
+        return EXIT_BAD_INPUT
+    try:
         return args.func(args)
+    except BrokenPipeError:  # the reader went away (e.g. `| head -1`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except (DataError, CheckpointError) as e:
         _err(str(e))
         return EXIT_BAD_INPUT

@@ -162,6 +162,10 @@ def load_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT) -> tupl
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit model {ckpt['model_name']!r} ({_one_line(e)})") from None
+    bad = [k for k, v in ckpt["state_dict"].items() if torch.is_floating_point(v) and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} weight tensor(s) hold NaN or infinite values (e.g. {bad[0]}); "
+                              "the checkpoint is unusable")
     return model.eval(), ckpt
 
 

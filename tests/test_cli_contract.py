@@ -1,0 +1,118 @@
+"""Bad input answered by the CLI contract (exit 2, one line per problem, nothing trained or overwritten):
+training arguments checked before any data is loaded, an unknown profile, checkpoints with non-finite
+weights, and a reader that closes the pipe."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from brainlib import cli, config, engine
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_main(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli.main(argv)
+    return rc, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def no_data_loading(monkeypatch):
+    """Fail loudly if a bad-argument call gets as far as loading data or training."""
+    from brainlib import experiments
+
+    def refuse(*a, **k):
+        raise AssertionError("training started despite bad arguments")
+
+    monkeypatch.setattr(experiments, "train_and_evaluate", refuse)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "bogus"], "unknown model 'bogus'"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--lr", "nan"], "--lr must be a positive finite number"),
+    (["--lr", "-1"], "--lr must be a positive finite number"),
+    (["--out", ""], "--out is empty"),
+])
+def test_train_rejects_bad_arguments_before_training(no_data_loading, argv, message):
+    rc, out, err = run_main(["train", *argv])
+    assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_train_lists_every_problem_one_line_each(no_data_loading):
+    rc, _, err = run_main(["train", "--model", "bogus", "--epochs", "0", "--lr", "0"])
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 3 and all(line.startswith("brainlib: error: ") for line in lines)
+
+
+def test_train_out_that_is_a_folder_is_refused_before_training(no_data_loading, tmp_path):
+    rc, _, err = run_main(["train", "--out", str(tmp_path)])
+    assert rc == 2 and "is a folder" in err
+
+
+def test_empty_out_never_touches_the_default_checkpoint(no_data_loading, tmp_path):
+    config.DEFAULT_CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
+    target = config.MODELS_DIR / "fastnet.pt"
+    target.write_bytes(b"shipped")
+    rc, _, _ = run_main(["train", "--out", ""])
+    assert rc == 2 and target.read_bytes() == b"shipped"
+
+
+def test_unknown_profile_is_bad_input(monkeypatch):
+    monkeypatch.setenv("BRAINLIB_PROFILE", "bogus")
+    rc, _, err = run_main(["audit", "--json"])
+    assert rc == 2 and "BRAINLIB_PROFILE" in err and "unknown profile" in err
+
+
+@pytest.fixture
+def nan_checkpoint(tmp_path):
+    cfg = engine.recipe("fast", model_kwargs={"input_size": 32})
+    model = engine.build_model(cfg.model, **cfg.model_kwargs)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    path = tmp_path / "nan.pt"
+    engine.atomic_save(engine.checkpoint_dict(model, cfg), path)
+    return path
+
+
+def test_checkpoint_with_nan_weights_is_refused(nan_checkpoint, tmp_path):
+    img = tmp_path / "x.png"
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(img)
+    rc, out, err = run_main(["predict", str(img), "--checkpoint", str(nan_checkpoint), "--json"])
+    assert rc == 2 and "NaN or infinite" in err and out == ""
+    with pytest.raises(engine.CheckpointError, match="NaN or infinite"):
+        engine.load_checkpoint(nan_checkpoint)
+
+
+def test_closed_pipe_ends_quietly(tmp_path):
+    """`brainlib predict folder | head -1`: no BrokenPipeError report, exit 0."""
+    cfg = engine.recipe("fast", model_kwargs={"input_size": 32})
+    model = engine.build_model(cfg.model, **cfg.model_kwargs)
+    ckpt = tmp_path / "tiny.pt"
+    engine.atomic_save(engine.checkpoint_dict(model, cfg), ckpt)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(400):
+        Image.fromarray(np.full((32, 32), i % 255, np.uint8)).save(folder / f"{i:03d}.png")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "brainlib", "predict", str(folder), "--checkpoint", str(ckpt)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away after one line
+    err = proc.stderr.read().decode()
+    rc = proc.wait(timeout=120)
+    assert first and rc == 0, err
+    assert "BrokenPipe" not in err and "internal error" not in err
