@@ -123,7 +123,9 @@ def train_and_evaluate(cfg: engine.TrainConfig, out: str | os.PathLike | None = 
     data = prepare_data(model_size(cfg), root, profile)
     cfg = dataclasses.replace(cfg, synthetic=data.synthetic)
     t_data = time.perf_counter() - t0
-    model, history = engine.train(cfg, data.train, data.val, out=None, progress=progress, resume=resume)
+    # engine.train keeps a resume state at <out>.resume after every epoch (an interrupted run continues from
+    # it) and writes the best model to ``out``; the checkpoint is rewritten below with the Testing metrics
+    model, history = engine.train(cfg, data.train, data.val, out=out, progress=progress, resume=resume)
     result = test_report(model, data.test, data.leak_free, tta=cfg.tta, clusters=data.test_clusters)
     result.update({
         "model": cfg.model, "profile": profile.name, "synthetic": data.synthetic,

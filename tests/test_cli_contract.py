@@ -116,3 +116,44 @@ def test_closed_pipe_ends_quietly(tmp_path):
     rc = proc.wait(timeout=120)
     assert first and rc == 0, err
     assert "BrokenPipe" not in err and "internal error" not in err
+
+
+def _weights(path):
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_interrupted_train_resumes_to_the_same_weights(synthetic_root, tmp_path, monkeypatch):
+    """`brainlib train` stopped by Ctrl-C after its first epoch leaves `<out>.resume`; the same command
+    again continues from epoch 2 and ends with the weights of an uninterrupted run."""
+    from brainlib import engine as eng
+
+    monkeypatch.setenv("BRAINLIB_PROFILE", "full")
+    monkeypatch.setenv("BRAINLIB_DATA_DIR", str(synthetic_root))
+    argv = ["train", "--epochs", "3", "--batch-size", "8"]
+    straight = tmp_path / "straight.pt"
+    assert run_main([*argv, "--out", str(straight)])[0] == 0
+
+    real_run_epoch = eng.run_epoch
+    calls = {"train": 0}
+
+    def interrupted(model, loader, loss_fn, optimizer=None, *a, **k):
+        if optimizer is not None:
+            calls["train"] += 1
+            if calls["train"] == 2:
+                raise KeyboardInterrupt
+        return real_run_epoch(model, loader, loss_fn, optimizer, *a, **k)
+
+    resumed = tmp_path / "resumed.pt"
+    monkeypatch.setattr(eng, "run_epoch", interrupted)
+    rc, _, err = run_main([*argv, "--out", str(resumed)])
+    assert rc == 130 and "interrupted" in err
+    assert Path(f"{resumed}.resume").exists() and not resumed.exists()
+    monkeypatch.setattr(eng, "run_epoch", real_run_epoch)
+    rc, out, err = run_main([*argv, "--out", str(resumed)])
+    assert rc == 0, err
+    assert "resuming from epoch 2" in out
+    assert not Path(f"{resumed}.resume").exists()
+    a, b = _weights(straight), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ckpt = torch.load(resumed, map_location="cpu", weights_only=True)
+    assert len(ckpt["history"]) == 3 and "leak_free" in ckpt["metrics"]
