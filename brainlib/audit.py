@@ -17,7 +17,7 @@ import pandas as pd
 from PIL import Image
 
 from brainlib import config
-from brainlib.data import ImageSet, load_image, load_split
+from brainlib.data import ImageSet, load_image, load_split, warn
 
 # Chosen from evidence (notebook 01 shows example pairs at every distance): for each Testing image and
 # its nearest Training image, distances 0-4 are the same scan (re-encoded, re-scaled, re-windowed);
@@ -63,16 +63,27 @@ def perceptual_hashes(images, workers: int = 2) -> np.ndarray:
 
 
 def imageset_hashes(images: ImageSet, workers: int = 2) -> np.ndarray:
-    """pHashes of a 224-pixel ImageSet, cached next to the decoded images."""
+    """pHashes of a 224-pixel ImageSet, cached next to the decoded images.
+
+    The cache is keyed on the decoded pixels themselves (not on names and sizes), so an image replaced in
+    place by another of the same size gets a new hash; an unreadable cache file is rebuilt with a warning.
+    """
     if images.images.shape[-1] != 224:
         raise ValueError("perceptual hashes are computed on the 224-pixel decoded images")
-    key = hashlib.sha1("\n".join(images.paths).encode() + images.fingerprint.encode()).hexdigest()[:16]
-    cache = config.cache_dir() / f"phash_{key}.npy"
+    h = hashlib.sha1("\n".join(images.paths).encode())
+    h.update(np.ascontiguousarray(images.images.numpy()).tobytes())
+    cache = config.cache_dir() / f"phash_{h.hexdigest()[:16]}.npy"
     if cache.exists():
-        return np.load(cache)
+        try:
+            hashes = np.load(cache)
+            if hashes.shape == (len(images),):
+                return hashes
+        except (OSError, ValueError, EOFError):
+            pass
+        warn(f"hash cache {cache} is unreadable; rebuilding it")
     hashes = perceptual_hashes(images.images.numpy(), workers)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npy")
+    tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npy")
     np.save(tmp, hashes)
     os.replace(tmp, cache)
     return hashes

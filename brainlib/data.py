@@ -158,6 +158,10 @@ def iter_image_files(folder: Path, skipped: Counter | None = None) -> list[Path]
                 if skipped is not None:
                     skipped["not an image"] += 1
                 continue
+            if not (Path(dirpath) / name).exists():  # a broken symbolic link (or a link loop)
+                if skipped is not None:
+                    skipped["broken link"] += 1
+                continue
             found.append(Path(dirpath) / name)
     return sorted(found)
 
@@ -259,6 +263,8 @@ def fetch(source: str | os.PathLike | None = None, dest: str | os.PathLike | Non
     ``source`` None downloads it with kagglehub; otherwise it is a local folder or ``.zip``.
     """
     dest = Path(dest).expanduser() if dest else config.data_dir()
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"{dest} is a file, not a folder; choose another --dest")
     if source is None:
         if dest.exists() and any(dest.iterdir()):
             validate_layout(dest)
@@ -269,6 +275,8 @@ def fetch(source: str | os.PathLike | None = None, dest: str | os.PathLike | Non
     source = Path(source).expanduser()
     if not source.exists():
         raise DataError(f"{source}: no such file or folder")
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"{dest} is a file, not a folder; choose another --dest")
     if dest.exists() and any(dest.iterdir()):
         raise DataError(f"{dest} already exists and is not empty; remove it or choose another --dest")
     with tempfile.TemporaryDirectory() as tmp:
@@ -278,13 +286,18 @@ def fetch(source: str | os.PathLike | None = None, dest: str | os.PathLike | Non
             source = safe_extract(source, tmp)
         root = find_dataset_root(source)
         validate_layout(root)
+        if dest.resolve().is_relative_to(root.resolve()):
+            raise DataError(f"{dest} lies inside the source folder {root}; choose a --dest outside it")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = dest.with_name(dest.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(root, staging, ignore=shutil.ignore_patterns(".*", "__MACOSX"))
-        if dest.exists():
-            dest.rmdir()
-        staging.rename(dest)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+        try:
+            shutil.copytree(root, staging, ignore=shutil.ignore_patterns(".*", "__MACOSX"), dirs_exist_ok=True)
+            if dest.exists():
+                dest.rmdir()
+            staging.rename(dest)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     counts = summarize(dest)
     if not sum(n for per_class in counts.values() for n in per_class.values()):
         raise DataError(f"{dest}: the imported dataset holds no images")
@@ -365,10 +378,13 @@ def load_files(root: Path, paths: list[str], labels: list[int], size: int, tag: 
     fp = fingerprint(root, paths)
     cache_file = config.cache_dir() / f"{tag}_{size}_{cache_key(root, paths, size)}.npz"
     if use_cache and cache_file.exists():
-        with np.load(cache_file) as z:
-            meta = json.loads(str(z["meta"]))
-            return ImageSet(torch.from_numpy(z["images"]), torch.from_numpy(z["labels"]),
-                            meta["paths"], root, fp, meta["errors"])
+        try:
+            with np.load(cache_file) as z:
+                meta = json.loads(str(z["meta"]))
+                return ImageSet(torch.from_numpy(z["images"]), torch.from_numpy(z["labels"]),
+                                meta["paths"], root, fp, meta["errors"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
+            warn(f"image cache {cache_file} is unreadable (truncated or corrupt); rebuilding it")
     images, kept, errors = decode_many([root / p for p in paths], size)
     for e in errors:
         warn(f"skipped unreadable image: {e}")
