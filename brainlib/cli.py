@@ -143,6 +143,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    import numpy as np
     import torch
 
     from brainlib.data import DataError, iter_image_files, load_image
@@ -151,20 +152,28 @@ def cmd_predict(args) -> int:
     model, ckpt = load_checkpoint(args.checkpoint)
     size = ckpt["preprocessing"]["size"]
     tta = ckpt.get("tta", False)
+    synthetic = bool(ckpt.get("train_config", {}).get("synthetic", False))
+    if synthetic:
+        print("brainlib: NOTE: this checkpoint was trained on SYNTHETIC phantom data; its predictions say nothing "
+              "about real MRI", file=sys.stderr)
     status = EXIT_OK
 
     def report_error(path, msg):
         nonlocal status
         status = EXIT_BAD_INPUT
-        _err(msg)
+        _err(_printable(msg))
         if args.json:
-            print(json.dumps({"path": str(path), "error": msg}), flush=True)
+            print(json.dumps({"path": _printable(path), "error": _printable(msg)}), flush=True)
 
     files: list[Path] = []
     for arg in args.paths:
         p = Path(arg)
         if p.is_dir():
-            found = iter_image_files(p)
+            try:
+                found = iter_image_files(p)
+            except OSError as e:
+                report_error(p, f"{p}: cannot read the folder ({e.strerror or e})")
+                continue
             if not found:
                 report_error(p, f"{p}: folder holds no image files")
             files += found
@@ -177,13 +186,25 @@ def cmd_predict(args) -> int:
             report_error(f, str(e))
             continue
         probs = predict_proba(model, image, tta=tta)[0]
+        if not np.isfinite(probs).all():
+            report_error(f, f"{f}: the model produced non-finite probabilities for this image")
+            continue
         label = config.CLASSES[int(probs.argmax())]
         pdict = {c: round(float(p), 6) for c, p in zip(config.CLASSES, probs)}
+        shown = _printable(f)
         if args.json:
-            print(json.dumps({"path": str(f), "label": label, "probabilities": pdict}), flush=True)
+            record = {"path": shown, "label": label, "probabilities": pdict}
+            print(json.dumps({**record, "synthetic": True} if synthetic else record), flush=True)
         else:
-            print(f"{f}: {label}  (" + ", ".join(f"{c} {p:.3f}" for c, p in pdict.items()) + ")", flush=True)
+            print(f"{shown}: {label}  (" + ", ".join(f"{c} {p:.3f}" for c, p in pdict.items()) + ")"
+                  + ("  [SYNTHETIC model]" if synthetic else ""), flush=True)
     return status
+
+
+def _printable(obj) -> str:
+    """A path or message as text any terminal encoding can print: bytes of a file name that are not valid
+    UTF-8 (kept by Python as surrogates) become U+FFFD instead of stopping the batch."""
+    return str(obj).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _fold_list(text: str) -> list[int]:

@@ -148,7 +148,47 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(
             f"{path}: trained for classes {ckpt.get('classes')}, this brainlib expects {list(config.CLASSES)}"
         )
+    problem = _metadata_problem(ckpt)
+    if problem:
+        raise CheckpointError(f"{path}: invalid checkpoint metadata ({problem})")
     return ckpt
+
+
+MAX_INPUT_SIZE, MAX_WIDTH = 1024, 4096  # far above any model here; bounds what a checkpoint can make us allocate
+
+
+def _metadata_problem(ckpt: dict) -> str | None:
+    """What is wrong with a checkpoint's metadata, checked before any model is built (or None)."""
+    from brainlib.models import MODELS
+
+    pre = ckpt["preprocessing"]
+    if not isinstance(pre, dict):
+        return "preprocessing is not a mapping"
+    size, channels = pre.get("size"), pre.get("channels")
+    if not isinstance(size, int) or isinstance(size, bool) or not 8 <= size <= MAX_INPUT_SIZE:
+        return f"preprocessing size {size!r} is not a whole number of pixels in 8..{MAX_INPUT_SIZE}"
+    if channels not in (1, 3):
+        return f"preprocessing channels {channels!r} is not 1 or 3"
+    if not isinstance(ckpt["model_name"], str) or ckpt["model_name"] not in MODELS:
+        return f"unknown model {ckpt['model_name']!r}"
+    kwargs = ckpt["model_kwargs"]
+    if not isinstance(kwargs, dict):
+        return "model_kwargs is not a mapping"
+    for key, value in kwargs.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if len(values) > 16:
+            return f"model argument {key!r} has {len(values)} entries"
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return f"model argument {key!r} = {value!r} is not numeric"
+            limit = MAX_INPUT_SIZE if key == "input_size" else MAX_WIDTH
+            if not (0 <= v <= limit):
+                return f"model argument {key!r} = {value!r} is out of range (0..{limit})"
+    state = ckpt["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                               for k, v in state.items()):
+        return "state_dict is not a mapping of names to tensors"
+    return None
 
 
 def load_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT) -> tuple[nn.Module, dict]:

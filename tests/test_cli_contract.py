@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -157,3 +158,67 @@ def test_interrupted_train_resumes_to_the_same_weights(synthetic_root, tmp_path,
     assert all(torch.equal(a[k], b[k]) for k in a)
     ckpt = torch.load(resumed, map_location="cpu", weights_only=True)
     assert len(ckpt["history"]) == 3 and "leak_free" in ckpt["metrics"]
+
+
+def _tiny_checkpoint(tmp_path, name="tiny.pt", **meta):
+    cfg = engine.recipe("fast", model_kwargs={"input_size": 32})
+    model = engine.build_model(cfg.model, **cfg.model_kwargs)
+    path = tmp_path / name
+    ckpt = engine.checkpoint_dict(model, cfg)
+    for key, value in meta.items():
+        if key == "preprocessing_size":
+            if value is None:
+                del ckpt["preprocessing"]["size"]
+            else:
+                ckpt["preprocessing"]["size"] = value
+        else:
+            ckpt[key] = value
+    torch.save(ckpt, path)
+    return path
+
+
+@pytest.mark.parametrize("meta, message", [
+    ({"preprocessing_size": 0}, "preprocessing size 0"),
+    ({"preprocessing_size": "abc"}, "preprocessing size 'abc'"),
+    ({"preprocessing_size": None}, "preprocessing size None"),
+    ({"state_dict": "weights"}, "state_dict is not a mapping"),
+    ({"model_kwargs": {"widths": [100000, 100000]}}, "out of range"),
+    ({"model_kwargs": {"input_size": 10**6}}, "out of range"),
+    ({"model_name": "bogus"}, "unknown model"),
+])
+def test_checkpoint_metadata_is_validated_before_building(tmp_path, meta, message):
+    path = _tiny_checkpoint(tmp_path, **meta)
+    with pytest.raises(engine.CheckpointError, match=message):
+        engine.load_checkpoint(path)
+    img = tmp_path / "x.png"
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(img)
+    rc, out, err = run_main(["predict", str(img), "--checkpoint", str(path)])
+    assert rc == 2 and "invalid checkpoint metadata" in err and out == ""
+
+
+def test_synthetic_model_says_so(tmp_path):
+    cfg = engine.recipe("fast", model_kwargs={"input_size": 32}, synthetic=True)
+    path = tmp_path / "synthetic.pt"
+    engine.atomic_save(engine.checkpoint_dict(engine.build_model(cfg.model, **cfg.model_kwargs), cfg), path)
+    img = tmp_path / "x.png"
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(img)
+    rc, out, err = run_main(["predict", str(img), "--checkpoint", str(path), "--json"])
+    assert rc == 0 and "SYNTHETIC" in err
+    assert json.loads(out)["synthetic"] is True
+    rc, out, _ = run_main(["predict", str(img), "--checkpoint", str(path)])
+    assert "SYNTHETIC" in out
+
+
+def test_file_name_that_is_not_utf8_does_not_stop_the_batch(tmp_path):
+    ckpt = _tiny_checkpoint(tmp_path)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in (b"\xff\xfe.png", b"good.png"):
+        Image.fromarray(np.zeros((32, 32), np.uint8)).save(os.fsdecode(bytes(folder) + b"/" + name))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.run([sys.executable, "-m", "brainlib", "predict", str(folder), "--checkpoint", str(ckpt),
+                           "--json"], capture_output=True, env=env, timeout=120)
+    lines = proc.stdout.decode().splitlines()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert len(lines) == 2 and all("label" in json.loads(line) for line in lines)
+    assert any("\ufffd" in json.loads(line)["path"] for line in lines)
