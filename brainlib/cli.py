@@ -154,8 +154,8 @@ def cmd_predict(args) -> int:
     tta = ckpt.get("tta", False)
     synthetic = bool(ckpt.get("train_config", {}).get("synthetic", False))
     if synthetic:
-        print("brainlib: NOTE: this checkpoint was trained on SYNTHETIC phantom data; its predictions say nothing "
-              "about real MRI", file=sys.stderr)
+        print("brainlib: warning: this checkpoint was trained on SYNTHETIC phantom data; its predictions say "
+              "nothing about real MRI", file=sys.stderr)
     status = EXIT_OK
 
     def report_error(path, msg):

@@ -151,7 +151,8 @@ def parse_json_lines(out: str) -> list[dict]:
 
 
 def assert_prediction(obj: dict) -> None:
-    assert set(obj) == {"path", "label", "probabilities"}
+    assert set(obj) - {"synthetic"} == {"path", "label", "probabilities"}
+    assert obj.get("synthetic", True) is True  # present, and true, only for a model trained on SYNTHETIC data
     probs = obj["probabilities"]
     assert list(probs) == list(config.CLASSES)
     assert sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
