@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainlib import config, engine, experiments
+from brainlib import config, engine, evaluation
 from brainlib.models import build_model, count_parameters
 
 RECIPES = {"seed": "seed", "fastnet": "fast"}
@@ -32,7 +32,7 @@ def run_one(model: str, save: bool) -> dict:
     cfg = engine.recipe(RECIPES[model], model=model)
     out = config.MODELS_DIR / f"{model}.pt" if save else None
     t0 = time.perf_counter()
-    result = experiments.train_and_evaluate(cfg, out=out, progress=False)
+    result = evaluation.train_and_evaluate(cfg, out=out, progress=False)
     wall = time.perf_counter() - t0
     hist = pd.DataFrame(result["history"])
     elapsed = hist["seconds"].cumsum()
@@ -41,7 +41,7 @@ def run_one(model: str, save: bool) -> dict:
         reached = hist.index[hist["val_acc"] >= target]
         to_acc[f"seconds_to_val_acc_{target:.2f}"] = float(elapsed[reached[0]]) if len(reached) else float("nan")
     net = build_model(cfg.model, **cfg.model_kwargs)
-    data = experiments.prepare_data(net.input_size)
+    data = evaluation.prepare_data(net.input_size)
     model_eval, _ = (engine.load_checkpoint(out) if out else (None, None))
     if model_eval is None:  # evaluate speed on a fresh network of the same shape (speed only)
         model_eval = net.eval()

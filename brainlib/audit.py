@@ -213,7 +213,13 @@ def _exact_groups(pixel_hashes: list[str]) -> dict[str, list[int]]:
 
 
 def combined_fingerprint(train: ImageSet, test: ImageSet) -> str:
+    """Names and sizes of both splits' files (fast; what checkpoints and run keys record)."""
     return f"{train.fingerprint}-{test.fingerprint}"
+
+
+def content_key(train: ImageSet, test: ImageSet) -> str:
+    """The decoded pixels of both splits at 224 px: what the leak-free subset depends on."""
+    return f"{train.content_hash}-{test.content_hash}"
 
 
 def run_audit(
@@ -262,6 +268,7 @@ def write_leak_free(report: AuditReport, path: Path | None = None) -> Path:
     lines = [
         "# brainlib leak-free Testing subset: Testing images with no exact or near duplicate in Training",
         f"# fingerprint: {combined_fingerprint(report.train, report.test)}",
+        f"# pixels: {content_key(report.train, report.test)}",
         f"# threshold: {report.threshold}",
         f"# count: {int(report.leak_free.sum())}",
         *report.leak_free_paths(),
@@ -291,21 +298,21 @@ def read_leak_free(path: Path | None = None) -> tuple[dict, list[str]]:
 def leak_free_mask(test: ImageSet, train: ImageSet | None = None, threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
     """Boolean mask of the leak-free Testing images.
 
-    Read from the committed subset file when its fingerprint and threshold match this data; otherwise
-    the audit is recomputed (seconds) and kept in the data cache. Only ``brainlib audit`` rewrites the
-    committed file.
+    Read from the committed subset file when its decoded pixels (a hash of both splits at 224 px) and
+    threshold match this data; otherwise the audit is recomputed (seconds) and kept in the data cache.
+    Only ``brainlib audit`` rewrites the committed file.
     """
     train = train or load_split("Training", 224, test.root)
-    fp = combined_fingerprint(train, test)
-    cached = config.cache_dir() / f"leak_free_{fp}_t{threshold}.txt"
-    for path in (config.LEAK_FREE_FILE, cached):
-        header, paths = read_leak_free(path)
-        if header.get("fingerprint") == fp and header.get("threshold") == str(threshold):
-            keep = set(paths)
-            return np.array([p in keep for p in test.paths], dtype=bool)
     if train.images.shape[-1] != 224:
         train = load_split("Training", 224, train.root)
     test224 = test if test.images.shape[-1] == 224 else load_split("Testing", 224, test.root)
+    key = content_key(train, test224)
+    cached = config.cache_dir() / f"leak_free_{key}_t{threshold}.txt"
+    for path in (config.LEAK_FREE_FILE, cached):
+        header, paths = read_leak_free(path)
+        if header.get("pixels") == key and header.get("threshold") == str(threshold):
+            keep = set(paths)
+            return np.array([p in keep for p in test.paths], dtype=bool)
     report = run_audit(threshold=threshold, train=train, test=test224)
     write_leak_free(report, cached)
     keep = set(report.leak_free_paths())

@@ -84,7 +84,7 @@ def cmd_audit(args) -> int:
 def cmd_train(args) -> int:
     from brainlib import engine
     from brainlib.data import DataError
-    from brainlib.experiments import train_and_evaluate
+    from brainlib.evaluation import train_and_evaluate
     from brainlib.models import MODELS
 
     problems = []
@@ -129,7 +129,7 @@ def _metrics_text(result: dict) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    from brainlib.experiments import evaluate_checkpoint
+    from brainlib.evaluation import evaluate_checkpoint
 
     t0 = time.perf_counter()
     result = evaluate_checkpoint(args.checkpoint, root=args.data, tta=args.tta)

@@ -1,4 +1,7 @@
-"""Project paths, class order, run profiles, seeding and device choice."""
+"""Project paths, class order, run profiles, seeding and device choice.
+
+Imports nothing heavy (no torch, no numpy at import time): ``brainlib --help`` loads this module.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,10 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
+if TYPE_CHECKING:
+    import torch
 
 PROJ_ROOT = Path(__file__).resolve().parents[1]
 FIGURES_DIR = PROJ_ROOT / "figures"
@@ -45,7 +49,7 @@ class Profile:
     name: str
     max_images_per_class: int | None  # per split; None = all
     epochs: int | None  # None = the recipe's own epoch count
-    seeds: int  # seeds per configuration in experiments
+    seeds: int  # seeds per configuration in the ablation grid
 
 
 PROFILES = {
@@ -64,17 +68,59 @@ def get_profile(name: str | None = None) -> Profile:
 
 def seed_everything(seed: int = 0) -> None:
     """Seed Python, NumPy and torch so that CPU runs repeat exactly."""
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
+DEVICE_ENV = "BRAINLIB_DEVICE"
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+class DeviceError(ValueError):
+    """A device the user asked for that this machine does not have."""
+
+
 def get_device(prefer: str | None = None) -> torch.device:
-    """cuda → mps → cpu, or ``prefer`` when given."""
-    if prefer:
-        return torch.device(prefer)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """The device everything runs on: ``prefer`` (e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), else
+    ``$BRAINLIB_DEVICE``, else the first available of cuda → mps → cpu (``"auto"``).
+
+    A device that was asked for and is not available raises :class:`DeviceError` (never a silent fallback)."""
+    import torch
+
+    choice = (prefer or os.environ.get(DEVICE_ENV) or "auto").strip().lower()
+    source = "--device" if prefer else DEVICE_ENV
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(choice)
+    except (RuntimeError, ValueError):
+        raise DeviceError(f"{source} {choice!r} is not a device; choose one of {', '.join(DEVICE_CHOICES)} "
+                          "(or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"{source} {choice!r}: no CUDA GPU is available on this machine")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise DeviceError(f"{source} {choice!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DeviceError(f"{source} {choice!r}: Apple MPS is not available on this machine")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"{source} {choice!r} is not supported; choose one of {', '.join(DEVICE_CHOICES)}")
+    return device
+
+
+def describe_device(device: torch.device) -> str:
+    """The device in words, for the line every run prints."""
+    import torch
+
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)}, mixed precision bfloat16)"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return str(device)

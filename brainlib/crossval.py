@@ -11,6 +11,7 @@ bytes, the fold assignment and the protocol version, so a rerun trains only what
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainlib import config, datasets, engine
+from brainlib import config, datasets, engine, sweep
 from brainlib.metrics import classification_metrics
 
 CV_VERSION = 2  # 2: CAM peaks at two stages stored (pointing game with a tolerance)
@@ -141,19 +142,21 @@ def run_fold(cfg: engine.TrainConfig, data: datasets.LabeledImages, test_fold: i
     split = {name: table["fold"].isin(f).to_numpy() for name, f in
              (("train", train_folds), ("val", [val_fold]), ("test", [test_fold]))}
     train, val, test = (data.subset(split[s]) for s in ("train", "val", "test"))
-    model, history = engine.train(cfg, train.images, val.images, progress=progress)
+    run = engine.train(cfg, train.images, val.images, progress=progress)
+    model, history = run.model, run.history
     probs = engine.predict_proba(model, test.images.images, tta=cfg.tta)
     y, pred = test.images.labels.numpy(), probs.argmax(1)
     m = classification_metrics(y, pred, classes=data.spec.classes)
-    best = int(history["val_acc"].idxmax())
+    env = engine.environment()
     record = {
         "key": key, "dataset": data.spec.name, "classes": list(data.spec.classes), "fold": int(test_fold),
         "train_folds": [int(f) for f in train_folds], "val_fold": int(val_fold), "train_images": len(train.table),
         "val_images": len(val.table), "n": m["n"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
         "per_class_recall": {c: v["recall"] for c, v in m["per_class"].items()},
-        "confusion_matrix": m["confusion_matrix"], "epochs": len(history), "best_epoch": best + 1,
-        "val_acc": float(history["val_acc"].iloc[best]), "train_seconds": float(history["seconds"].sum()),
-        "config": dataclasses.asdict(cfg), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "confusion_matrix": m["confusion_matrix"], "epochs": len(history), "best_epoch": run.best_epoch,
+        "val_acc": run.best_val_acc, "train_seconds": run.train_seconds,
+        "config": dataclasses.asdict(cfg), "torch": torch.__version__, "threads": env["threads"],
+        "device": run.device, "environment": env,
         "index": test.table["index"].astype(int).tolist(), "labels": y.tolist(), "predictions": pred.tolist(),
         "probabilities": np.round(probs, 5).tolist(), "history": history.to_dict("records"),
     }
@@ -203,7 +206,7 @@ def _cam_grid(model, stage: int, size: int) -> int:
     hook = target_layer(model, stage).register_forward_hook(lambda m, i, o: shapes.append(o.shape[-1]))
     try:
         with torch.no_grad():
-            model(torch.zeros(1, model.in_channels, size, size))
+            model(torch.zeros(1, model.in_channels, size, size, device=next(model.parameters()).device))
     finally:
         hook.remove()
     return int(shapes[0])
@@ -212,8 +215,12 @@ def _cam_grid(model, stage: int, size: int) -> int:
 # ----------------------------------------------------------------------------- all folds
 def run_crossval(dataset: str = "figshare-cheng", model: str = "default", folds: list[int] | None = None,
                  root: str | os.PathLike | None = None, profile: config.Profile | None = None, force: bool = False,
-                 cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[dict]:
-    """Every requested fold's record (see :func:`run_fold`), from the cache or trained now."""
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True, workers: int = 1,
+                 scheduler: str | None = None, threads: int | None = None) -> list[dict]:
+    """Every requested fold's record (see :func:`run_fold`), from the cache or trained now.
+
+    Missing folds train in this process, on ``workers`` local processes, or on the Dask cluster at
+    ``scheduler``; ``threads`` as in :func:`brainlib.ablation.run_ablation`."""
     profile = profile or config.get_profile()
     spec = datasets.get(dataset)
     if spec.groups != "fold":
@@ -230,32 +237,87 @@ def run_crossval(dataset: str = "figshare-cheng", model: str = "default", folds:
         cfg = dataclasses.replace(cfg, epochs=profile.epochs)
     fingerprint = datasets.content_fingerprint(root, list(table["path"]))
     folder = Path(cache_dir or config.RESULTS_DIR / "crossval") / profile.name
-    data = None
-    records = []
+    parallel = workers > 1 or bool(scheduler)
+    records: list[dict | None] = []
+    jobs, slots = [], []
     for k in folds:
         key = _run_key(cfg, dataset, fingerprint, table, k, profile)
         path = folder / f"{dataset}-{model}-fold{k}-{key}.json"
-        record = json.loads(path.read_text()) if path.exists() and not force else None
-        if record is None or record.get("key") != key:
-            if data is None:
-                from brainlib.models import build_model
-
-                size = build_model(cfg.model, **cfg.model_kwargs).input_size
-                data = datasets.load(dataset, size, root, table)
-                if len(data.table) != len(table):
-                    raise datasets.DataError(f"{dataset}: {len(table) - len(data.table)} images could not be "
-                                             "decoded; fix or remove them before cross-validating")
-            if progress:
-                print(f"training {model} on {dataset}, test fold {k} ...", flush=True)
-            record = run_fold(cfg, data, k, key, progress=progress)
-            record.update({"model": model, "profile": profile.name, "data_fingerprint": fingerprint})
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(record))
-            os.replace(tmp, path)
-            record["trained_now"] = True
+        record = _read_cached(path, key) if not force else None
+        if record is None:
+            slots.append(len(records))
+            jobs.append({"dataset": dataset, "model": model, "cfg": cfg, "fold": k, "key": key, "path": str(path),
+                         "root": str(root), "profile": profile, "fingerprint": fingerprint,
+                         "progress": progress and not parallel,
+                         "threads": sweep.threads_per_job(workers, threads) if parallel else threads})
         records.append(record)
-    return records
+    if jobs:
+        _check_decodable(dataset, str(root), profile, cfg, fingerprint)  # one clear error before any fold trains
+
+    def announce(record):
+        if progress:
+            print(f"fold {record['fold']} done: accuracy {record['accuracy']:.4f}", flush=True)
+
+    if progress and jobs:
+        where = f"the Dask cluster at {scheduler}" if scheduler else (
+            f"{workers} local worker processes" if workers > 1 else "this process")
+        print(f"training {model} on {dataset}: {len(jobs)} fold(s) on {where} ...", flush=True)
+    for slot, record in zip(slots, sweep.run_jobs(_fold_job, jobs, workers, scheduler, on_done=announce)):
+        records[slot] = {**record, "trained_now": True}
+    return records  # type: ignore[return-value]
+
+
+def _read_cached(path: Path, key: str) -> dict | None:
+    """A cached fold, or None when missing, of another key, or unreadable (then it is retrained)."""
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        import warnings
+
+        warnings.warn(f"cached fold {path} is unreadable (truncated or corrupt); retraining it", stacklevel=3)
+        return None
+    return record if isinstance(record, dict) and record.get("key") == key else None
+
+
+@functools.lru_cache(maxsize=2)
+def _fold_data(dataset: str, root: str, profile: config.Profile, size: int,
+               fingerprint: str) -> datasets.LabeledImages:
+    """The dataset's images at ``size``, once per process and content ``fingerprint`` (a worker reuses them for
+    every fold it trains, and reloads when the files changed)."""
+    spec = datasets.get(dataset)
+    table = _subsample(spec.table(root), profile)
+    return datasets.load(dataset, size, root, table)
+
+
+def _check_decodable(dataset: str, root: str, profile: config.Profile, cfg: engine.TrainConfig,
+                     fingerprint: str) -> None:
+    from brainlib.models import build_model
+
+    size = build_model(cfg.model, **cfg.model_kwargs).input_size
+    spec = datasets.get(dataset)
+    expected = len(_subsample(spec.table(root), profile))
+    data = _fold_data(dataset, root, profile, size, fingerprint)
+    if len(data.table) != expected:
+        raise datasets.DataError(f"{dataset}: {expected - len(data.table)} images could not be "
+                                 "decoded; fix or remove them before cross-validating")
+
+
+def _fold_job(job: dict) -> dict:
+    """One fold (in this process or a worker): train, score, write the cache file, return the record."""
+    from brainlib.models import build_model
+
+    cfg = job["cfg"]
+    size = build_model(cfg.model, **cfg.model_kwargs).input_size
+    data = _fold_data(job["dataset"], job["root"], job["profile"], size, job["fingerprint"])
+    if job["progress"]:
+        print(f"training {job['model']} on {job['dataset']}, test fold {job['fold']} ...", flush=True)
+    with sweep.torch_threads(job["threads"]):
+        record = run_fold(cfg, data, job["fold"], job["key"], progress=job["progress"])
+    record.update({"model": job["model"], "profile": job["profile"].name, "data_fingerprint": job["fingerprint"]})
+    sweep.atomic_write_text(Path(job["path"]), json.dumps(record))
+    return record
 
 
 def summarize(records: list[dict]) -> dict:

@@ -326,6 +326,19 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.paths)
 
+    @property
+    def content_hash(self) -> str:
+        """A hash of the decoded pixels, labels and names (unlike ``fingerprint``, it changes when a file is
+        replaced in place by another of the same size); computed once."""
+        cached = self.__dict__.get("_content_hash")
+        if cached is None:
+            h = hashlib.blake2b(digest_size=8)
+            h.update(json.dumps(self.paths).encode())
+            h.update(self.labels.numpy().tobytes())
+            h.update(np.ascontiguousarray(self.images.numpy()).tobytes())
+            cached = self.__dict__["_content_hash"] = h.hexdigest()
+        return cached
+
     def subset(self, index) -> ImageSet:
         index = torch.as_tensor(index, dtype=torch.long)
         return ImageSet(

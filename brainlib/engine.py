@@ -1,4 +1,7 @@
-"""Training, prediction, evaluation and checkpoints."""
+"""The one training path (train → best checkpoint → resume state), inference, and checkpoints.
+
+Evaluation on the dataset's splits lives in :mod:`brainlib.evaluation`, the ablation grid in
+:mod:`brainlib.ablation`; both train through :func:`train`."""
 
 from __future__ import annotations
 
@@ -7,17 +10,19 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from brainlib import __version__, config
 from brainlib.data import NORM_MEAN, NORM_STD, ImageSet, TensorImageDataset, make_loader, to_model_input
-from brainlib.metrics import classification_metrics
 from brainlib.models import build_model
+
+if TYPE_CHECKING:  # pandas is imported where a history is built: `brainlib predict` does not need it
+    import pandas as pd
 
 CHECKPOINT_FORMAT = "brainlib-checkpoint-v1"
 
@@ -118,9 +123,21 @@ def checkpoint_dict(model: nn.Module, cfg: TrainConfig, **meta) -> dict:
         "preprocessing": {"size": int(model.input_size), "channels": int(model.in_channels),
                           "grayscale_decode": True, "mean": NORM_MEAN, "std": NORM_STD},
         "train_config": dataclasses.asdict(cfg),
+        "tta": bool(cfg.tta),
+        "environment": environment(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **meta,
     }
+
+
+def environment() -> dict:
+    """Versions and settings a run's numbers depend on (recorded in checkpoints and results): a retrain
+    reproduces bit for bit only with the same torch build, thread count and device (see the README)."""
+    import platform
+
+    return {"python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(np.__version__),
+            "brainlib": __version__, "threads": torch.get_num_threads(), "platform": platform.machine(),
+            "cuda": None if torch.version.cuda is None else str(torch.version.cuda)}
 
 
 def _one_line(e: Exception, limit: int = 160) -> str:
@@ -191,8 +208,11 @@ def _metadata_problem(ckpt: dict) -> str | None:
     return None
 
 
-def load_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT) -> tuple[nn.Module, dict]:
-    """Model (in eval mode) and metadata from a checkpoint file."""
+def load_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT,
+                    device: str | torch.device | None = None) -> tuple[nn.Module, dict]:
+    """Model (in eval mode, on ``device``: default as :func:`brainlib.config.get_device`) and metadata from a
+    checkpoint file."""
+    device = device if isinstance(device, torch.device) else config.get_device(device)
     ckpt = read_checkpoint(path)
     try:
         model = build_model(ckpt["model_name"], **ckpt["model_kwargs"])
@@ -206,23 +226,52 @@ def load_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT) -> tupl
     if bad:
         raise CheckpointError(f"{path}: {len(bad)} weight tensor(s) hold NaN or infinite values (e.g. {bad[0]}); "
                               "the checkpoint is unusable")
-    return model.eval(), ckpt
+    return model.to(device).eval(), ckpt
 
 
 # ----------------------------------------------------------------------------- training
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the best model (eval mode, on the training device), the per-epoch history,
+    the chosen epoch and its validation accuracy. Unpacks as ``model, history = engine.train(...)``."""
+
+    model: nn.Module
+    history: pd.DataFrame
+    best_epoch: int
+    best_val_acc: float
+    device: str = "cpu"
+    resumed_at: int = 1  # first epoch run in this call (> 1 when an interrupted run was resumed)
+
+    def __iter__(self):
+        return iter((self.model, self.history))
+
+    @property
+    def train_seconds(self) -> float:
+        return float(self.history["seconds"].sum()) if len(self.history) else 0.0
+
+
+def use_amp(device: torch.device) -> bool:
+    """Mixed precision (bfloat16 autocast) on CUDA; CPU runs stay in float32 so their results never change."""
+    return device.type == "cuda"
+
+
 def run_epoch(model, loader, loss_fn, optimizer=None, scheduler=None, augment: bool = False, desc: str = "",
-              progress: bool = True):
-    """One pass over ``loader`` (uint8 batches); trains when ``optimizer`` is given.
+              progress: bool = True, device: torch.device | None = None):
+    """One pass over ``loader`` (uint8 batches); trains when ``optimizer`` is given. Batches are moved to
+    ``device`` (default: the model's) before conversion, so augmentation runs there too.
 
     Returns (mean loss, accuracy)."""
+    device = device or next(model.parameters()).device
     training = optimizer is not None
     model.train(training)
     total_loss, correct, seen = 0.0, 0, 0
     with torch.set_grad_enabled(training):
         for images, y in tqdm(loader, desc=desc, leave=False, disable=not progress):
+            images, y = images.to(device, non_blocking=True), y.to(device, non_blocking=True)
             x = to_model_input(images, model.in_channels, augment=augment and training)
-            logits = model(x.contiguous(memory_format=torch.channels_last))
-            loss = loss_fn(logits, y)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp(device)):
+                logits = model(x.contiguous(memory_format=torch.channels_last))
+                loss = loss_fn(logits.float(), y)
             if training:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -235,6 +284,20 @@ def run_epoch(model, loader, loss_fn, optimizer=None, scheduler=None, augment: b
     return total_loss / max(seen, 1), correct / max(seen, 1)
 
 
+def _resume_state(path: Path, cfg: TrainConfig) -> dict | None:
+    """The resume state at ``path`` when it belongs to ``cfg`` (None otherwise; an unreadable one is reported)."""
+    import warnings
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 — a truncated resume file is not worth failing a run for
+        warnings.warn(f"resume state {path} is unreadable; starting from epoch 1", stacklevel=3)
+        return None
+    if not isinstance(state, dict) or state.get("train_config") != dataclasses.asdict(cfg):
+        return None
+    return state
+
+
 def train(
     cfg: TrainConfig,
     train_set: ImageSet,
@@ -243,20 +306,27 @@ def train(
     progress: bool = True,
     resume: bool = True,
     extra_meta: dict | None = None,
-) -> tuple[nn.Module, pd.DataFrame]:
-    """Train ``cfg`` on ``train_set``, select the best epoch by validation accuracy.
+    device: str | torch.device | None = None,
+) -> TrainResult:
+    """Train ``cfg`` on ``train_set`` and select the best epoch by validation accuracy: the one training path
+    of brainlib (the CLI, the benchmark, the ablation grid and cross-validation all come through here).
 
-    Returns the best model and a per-epoch history DataFrame. With ``out``, the best model is written
-    there as a checkpoint, and a resume state ``<out>.resume`` after every epoch, so an interrupted
-    run continues where it stopped (``resume=False`` restarts cleanly).
+    With ``out``, a resume state ``<out>.resume`` is written after every epoch, so an interrupted run
+    (Ctrl-C, SIGTERM, a crash) rerun with the same ``cfg`` continues where it stopped and ends with the same
+    weights as an uninterrupted run (``resume=False`` restarts cleanly); at the end the best model is written
+    to ``out`` as a checkpoint (with ``extra_meta``) and the resume state removed.
+    ``device``: see :func:`brainlib.config.get_device` (default: ``$BRAINLIB_DEVICE`` or cuda → mps → cpu).
     """
+    import pandas as pd
+
+    device = device if isinstance(device, torch.device) else config.get_device(device)
     config.seed_everything(cfg.seed)
     model = build_model(cfg.model, **cfg.model_kwargs)
     size = model.input_size
     for s, name in ((train_set, "train"), (val_set, "validation")):
         if s.images.shape[-1] != size:
             raise ValueError(f"{name} images are {s.images.shape[-1]}px, model {cfg.model} expects {size}px")
-    model = model.to(memory_format=torch.channels_last)  # measured faster for conv nets on CPU
+    model = model.to(device=device, memory_format=torch.channels_last)  # measured faster for conv nets on CPU
     train_ds = TensorImageDataset(train_set.images, train_set.labels)
     val_ds = TensorImageDataset(val_set.images, val_set.labels)
     steps = -(-len(train_ds) // cfg.batch_size)
@@ -270,37 +340,38 @@ def train(
 
     resume_path = Path(f"{out}.resume") if out else None
     if resume_path and resume_path.exists():
-        if resume:
-            state = torch.load(resume_path, map_location="cpu", weights_only=True)
-            if state.get("train_config") == dataclasses.asdict(cfg):
-                model.load_state_dict(state["model"])
-                optimizer.load_state_dict(state["optimizer"])
-                if scheduler is not None:
-                    scheduler.load_state_dict(state["scheduler"])
-                history, best = state["history"], state["best"]
-                start_epoch = len(history) + 1
-                if cfg.early_stopping is not None:
-                    patience_left = cfg.early_stopping - (len(history) - best["epoch"])
-                if progress:
-                    print(f"resuming from epoch {start_epoch} ({resume_path.name})")
-        if start_epoch == 1:
+        state = _resume_state(resume_path, cfg) if resume else None
+        if state is not None:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(state["scheduler"])
+            history, best = state["history"], state["best"]
+            start_epoch = len(history) + 1
+            if cfg.early_stopping is not None:
+                patience_left = cfg.early_stopping - (len(history) - best["epoch"])
+            if progress:
+                print(f"resuming from epoch {start_epoch} ({resume_path.name})")
+        else:
             resume_path.unlink()
 
     for epoch in range(start_epoch, cfg.epochs + 1):
+        if patience_left is not None and patience_left < 0:
+            break
         torch.manual_seed(cfg.seed * 100_003 + epoch)  # augmentation randomness, same on resume
         loader = make_loader(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)
         t0 = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = run_epoch(model, loader, loss_fn, optimizer, scheduler, cfg.augment,
-                                          desc=f"epoch {epoch}/{cfg.epochs}", progress=progress)
+                                          desc=f"epoch {epoch}/{cfg.epochs}", progress=progress, device=device)
         seconds = time.perf_counter() - t0
-        val_loss, val_acc = run_epoch(model, make_loader(val_ds, 256), loss_fn, progress=False)
+        val_loss, val_acc = run_epoch(model, make_loader(val_ds, 256), loss_fn, progress=False, device=device)
         history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                         "val_acc": val_acc, "lr": lr, "seconds": seconds,
                         "images_per_s": len(train_ds) / seconds})
         if val_acc > best["val_acc"]:
             best = {"val_acc": val_acc, "epoch": epoch,
-                    "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
             patience_left = cfg.early_stopping
         elif patience_left is not None:
             patience_left -= 1
@@ -312,38 +383,44 @@ def train(
                          "optimizer": optimizer.state_dict(),
                          "scheduler": scheduler.state_dict() if scheduler is not None else {},
                          "history": history, "best": best}, resume_path)
-        if patience_left is not None and patience_left < 0:
-            break
 
     model.load_state_dict(best["state"])
     model.eval()
-    hist = pd.DataFrame(history)
+    result = TrainResult(model, pd.DataFrame(history), int(best["epoch"]), float(best["val_acc"]), str(device),
+                         start_epoch)
     if out:
-        meta = {"history": history, "best_epoch": best["epoch"], "best_val_acc": best["val_acc"],
-                "data_fingerprint": train_set.fingerprint, **(extra_meta or {})}
-        atomic_save(checkpoint_dict(model, cfg, **meta), out)
+        atomic_save(checkpoint_dict(model, cfg, **{**train_metadata(result, train_set), **(extra_meta or {})}), out)
         resume_path.unlink(missing_ok=True)
-    return model, hist
+    return result
+
+
+def train_metadata(result: TrainResult, train_set: ImageSet) -> dict:
+    """What a checkpoint records about its training run."""
+    return {"history": result.history.to_dict("records"), "best_epoch": result.best_epoch,
+            "best_val_acc": result.best_val_acc, "data_fingerprint": train_set.fingerprint,
+            "trained_on": result.device}
+
+
+def update_checkpoint(path: str | os.PathLike, **meta) -> None:
+    """Add metadata (e.g. Testing metrics) to a checkpoint written by :func:`train`, atomically."""
+    ckpt = read_checkpoint(path)
+    ckpt.update(meta)
+    atomic_save(ckpt, path)
 
 
 # ----------------------------------------------------------------------------- inference
 @torch.no_grad()
 def predict_proba(model: nn.Module, images_uint8: torch.Tensor, batch_size: int = 256, tta: bool = False) -> np.ndarray:
-    """Class probabilities (N×classes) for uint8 N×H×W images at the model's input size."""
+    """Class probabilities (N×classes, float32 numpy) for uint8 N×H×W images at the model's input size, computed
+    on the model's device (batches moved there, mixed precision on CUDA)."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for i in range(0, len(images_uint8), batch_size):
-        x = to_model_input(images_uint8[i : i + batch_size], model.in_channels)
-        p = torch.softmax(model(x), dim=1)
-        if tta:
-            p = (p + torch.softmax(model(torch.flip(x, dims=[3])), dim=1)) / 2
-        out.append(p)
+        x = to_model_input(images_uint8[i : i + batch_size].to(device), model.in_channels)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp(device)):
+            p = torch.softmax(model(x).float(), dim=1)
+            if tta:
+                p = (p + torch.softmax(model(torch.flip(x, dims=[3])).float(), dim=1)) / 2
+        out.append(p.float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, len(config.CLASSES)), dtype=np.float32)
-
-
-def evaluate(model: nn.Module, imageset: ImageSet, tta: bool = False) -> dict:
-    """Metrics of ``model`` on ``imageset`` (plus the predictions, for further analysis)."""
-    probs = predict_proba(model, imageset.images, tta=tta)
-    metrics = classification_metrics(imageset.labels.numpy(), probs.argmax(1))
-    metrics["_probabilities"] = probs
-    return metrics

@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import pandas as pd
 import torch
 from torch import nn
 
 from brainlib.config import CLASSES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@runtime_checkable
+class ClassifierModel(Protocol):
+    """The model contract every brainlib model keeps, and that training, checkpoints, Grad-CAM
+    (:mod:`brainlib.explain`), cross-validation and the notebooks rely on:
+
+    - ``in_channels``: 1 (grayscale) or 3 (the gray channel repeated, as the seed model was published);
+    - ``input_size``: the square input side in pixels (images are decoded to it; stored in checkpoints);
+    - ``features``: an ``nn.Sequential`` of the convolutional part, N×C×H×W → N×C'×H'×W' (Grad-CAM and the
+      feature-map figures look inside it);
+    - ``classifier``: the head, features → N×classes logits; ``model(x) == classifier(features(x))``.
+    """
+
+    in_channels: int
+    input_size: int
+    features: nn.Sequential
+    classifier: nn.Module
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 class TumorCNN(nn.Module):
@@ -122,18 +145,23 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
-    """Build a registered model by name."""
+    """Build a registered model by name (checked against :class:`ClassifierModel`)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
-    return MODELS[name](**kwargs)
+    model = MODELS[name](**kwargs)
+    if not isinstance(model, ClassifierModel) or not isinstance(model.features, nn.Sequential):
+        raise TypeError(f"model {name!r} does not keep the brainlib model contract (ClassifierModel)")
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def receptive_fields(model: nn.Module) -> pd.DataFrame:
+def receptive_fields(model: ClassifierModel) -> pd.DataFrame:
     """Receptive field and stride (input pixels) after every conv and pooling layer of ``model.features``."""
+    import pandas as pd
+
     rows, rf, stride = [], 1, 1
     for name, layer in model.features.named_modules():
         if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):

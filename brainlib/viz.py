@@ -220,7 +220,7 @@ def roc_curves(curves: dict, title: str = "", ax=None, save: str | None = None, 
 
 def ablation_plot(summary, title: str = "", save: str | None = None):
     """Mean ± std accuracy per variant (validation, official and leak-free Testing) from
-    ``experiments.ablation_summary``, plus seconds per epoch."""
+    ``ablation.ablation_summary``, plus seconds per epoch."""
     views = ("validation", "official Testing", "leak-free Testing")
     fig, axes = plt.subplots(1, 2, figsize=(13, 0.45 * len(summary) + 2.2), sharey=True,
                              gridspec_kw={"width_ratios": (3, 1)})
@@ -241,18 +241,19 @@ def ablation_plot(summary, title: str = "", save: str | None = None):
     return fig
 
 
-def prediction_panel(model, image_uint8, true_label: int | None = None, tta: bool = False, save: str | None = None):
-    """One image, the model's Grad-CAM of its predicted class, and its four class probabilities."""
-    from brainlib import engine, explain
+def prediction_panel(image_uint8, probs, heatmap, true_label: int | None = None, save: str | None = None):
+    """One image, a Grad-CAM heat map of its predicted class, and its class probabilities: drawn from the
+    numbers given (compute them with :func:`brainlib.explain.explain_image`)."""
+    from brainlib import explain
 
-    img = image_uint8.unsqueeze(0) if image_uint8.ndim == 2 else image_uint8
-    probs = engine.predict_proba(model, img, tta=tta)[0]
-    heat = explain.gradcam(model, img, classes=[int(probs.argmax())])[0]
+    image = np.asarray(image_uint8)
+    probs = np.asarray(probs, dtype=float)
+    predicted = config.CLASSES[int(probs.argmax())]
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
-    axes[0].imshow(img[0], cmap="gray", vmin=0, vmax=255)
+    axes[0].imshow(image, cmap="gray", vmin=0, vmax=255)
     axes[0].set_title("image" if true_label is None else f"true: {config.CLASSES[int(true_label)]}")
-    axes[1].imshow(explain.overlay(img[0], heat))
-    axes[1].set_title(f"Grad-CAM of '{config.CLASSES[int(probs.argmax())]}'")
+    axes[1].imshow(explain.overlay(image, np.asarray(heatmap)))
+    axes[1].set_title(f"Grad-CAM of '{predicted}'")
     for ax in axes[:2]:
         ax.axis("off")
     axes[2].barh(list(config.CLASSES), probs)
@@ -263,13 +264,11 @@ def prediction_panel(model, image_uint8, true_label: int | None = None, tta: boo
     return fig
 
 
-def first_layer_filters(model, save: str | None = None):
-    """The first convolution's filters, summed over input channels (the copies of one gray image)."""
-    import torch
-
-    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
-    w = conv.weight.detach().sum(dim=1)
-    vmax = float(w.abs().max())
+def first_layer_filters(weights, save: str | None = None):
+    """Filters (K×h×w, e.g. a first convolution's weights summed over input channels, from
+    :func:`brainlib.explain.first_layer_weights`) as pictures on one colour scale."""
+    w = np.asarray(weights, dtype=float)
+    vmax = float(np.abs(w).max()) or 1.0
     fig, axes = plt.subplots(1, len(w), figsize=(2 * len(w), 2.3), squeeze=False)
     for k, ax in enumerate(axes[0]):
         shown = ax.imshow(w[k], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
@@ -282,21 +281,16 @@ def first_layer_filters(model, save: str | None = None):
     return fig
 
 
-def feature_maps(model, images_uint8, labels, layers: int = 2, save: str | None = None):
-    """Each image beside the output of the model's first ``layers`` feature layers (e.g. conv + ReLU)."""
-    import torch
-
-    from brainlib.data import to_model_input
-
-    model.eval()
-    with torch.no_grad():
-        maps = model.features[:layers](to_model_input(images_uint8, model.in_channels))
+def feature_maps(images_uint8, maps, labels, save: str | None = None):
+    """Each image beside its feature maps (N×K×h×w, from :func:`brainlib.explain.feature_maps`), all maps on
+    one colour scale so they can be compared."""
+    images, maps = np.asarray(images_uint8), np.asarray(maps, dtype=float)
     channels = maps.shape[1]
-    fig, axes = plt.subplots(len(images_uint8), channels + 1, figsize=(2 * (channels + 1), 2.1 * len(images_uint8)),
+    fig, axes = plt.subplots(len(images), channels + 1, figsize=(2 * (channels + 1), 2.1 * len(images)),
                              squeeze=False)
-    vmax = float(maps.max()) or 1.0  # one colour scale for every map, so maps can be compared
-    for r in range(len(images_uint8)):
-        axes[r, 0].imshow(images_uint8[r], cmap="gray", vmin=0, vmax=255)
+    vmax = float(maps.max()) or 1.0
+    for r in range(len(images)):
+        axes[r, 0].imshow(images[r], cmap="gray", vmin=0, vmax=255)
         axes[r, 0].set_ylabel(config.CLASSES[int(labels[r])])
         for k in range(channels):
             shown = axes[r, k + 1].imshow(maps[r, k], cmap="magma", vmin=0, vmax=vmax)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainlib import config, engine, experiments
+from brainlib import ablation, config, engine, evaluation
 from brainlib.models import build_model, count_parameters
 from brainlib.synthetic import write_synthetic_dataset
 
@@ -16,13 +16,13 @@ pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def test_grid_changes_one_thing_per_variant():
-    grid = experiments.ablation_grid()
+    grid = ablation.ablation_grid()
     names = [v.name for v in grid]
     assert len(names) == len(set(names)) == 9
     base = grid[0].cfg
     assert grid[0].group == "baseline"
     assert dataclasses.replace(base, model_kwargs={}) == engine.recipe("seed")  # the seed recipe, only smaller
-    assert base.model_kwargs == {"input_size": experiments.ABLATION_SIZE}
+    assert base.model_kwargs == {"input_size": ablation.ABLATION_SIZE}
     for v in grid[1:]:
         if v.group == "fast model":
             assert v.cfg.model == "fastnet" and v.cfg.epochs == base.epochs
@@ -37,7 +37,7 @@ def test_grid_changes_one_thing_per_variant():
 
 
 def test_grid_variants_build_with_expected_shapes():
-    for v in experiments.ablation_grid(size=112):
+    for v in ablation.ablation_grid(size=112):
         model = build_model(v.cfg.model, **v.cfg.model_kwargs)
         assert model.input_size == 112
         assert count_parameters(model) > 0
@@ -47,8 +47,8 @@ def test_grid_variants_build_with_expected_shapes():
 
 def _tiny_grid():
     base = engine.recipe("seed", model_kwargs={"input_size": 32}, batch_size=8)
-    return [experiments.Variant("tiny base", "baseline", base),
-            experiments.Variant("tiny adam", "optimizer", dataclasses.replace(base, optimizer="adam"))]
+    return [ablation.Variant("tiny base", "baseline", base),
+            ablation.Variant("tiny adam", "optimizer", dataclasses.replace(base, optimizer="adam"))]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def ablation_root(tmp_path_factory):
 def test_run_ablation_caches_and_forces(ablation_root, tmp_path, monkeypatch):
     synthetic_root = ablation_root
     smoke = config.get_profile("smoke")
-    runs = experiments.run_ablation(_tiny_grid(), seeds=2, root=synthetic_root, profile=smoke,
+    runs = ablation.run_ablation(_tiny_grid(), seeds=2, root=synthetic_root, profile=smoke,
                                     cache_dir=tmp_path, progress=False)
     assert list(runs["variant"]) == ["tiny base", "tiny base", "tiny adam", "tiny adam"]
     assert list(runs["seed"]) == [0, 1, 0, 1]
@@ -79,14 +79,14 @@ def test_run_ablation_caches_and_forces(ablation_root, tmp_path, monkeypatch):
         return real_train(*a, **k)
 
     monkeypatch.setattr(engine, "train", counting_train)
-    again = experiments.run_ablation(_tiny_grid(), seeds=2, root=synthetic_root, profile=smoke,
+    again = ablation.run_ablation(_tiny_grid(), seeds=2, root=synthetic_root, profile=smoke,
                                      cache_dir=tmp_path, progress=False)
     assert calls == []  # everything came from the cache
     pd.testing.assert_frame_equal(again, runs)
 
     changed = _tiny_grid()
     changed[1] = dataclasses.replace(changed[1], cfg=dataclasses.replace(changed[1].cfg, lr=3e-3))
-    experiments.run_ablation(changed, seeds=2, root=synthetic_root, profile=smoke, cache_dir=tmp_path,
+    ablation.run_ablation(changed, seeds=2, root=synthetic_root, profile=smoke, cache_dir=tmp_path,
                              progress=False)
     assert [c.lr for c in calls] == [3e-3, 3e-3]  # only the changed variant was retrained
 
@@ -95,7 +95,7 @@ def test_run_ablation_caches_and_forces(ablation_root, tmp_path, monkeypatch):
     calls.clear()
     first = min((tmp_path / "smoke").glob("tiny-base-seed0-*.json"))
     before = first.stat().st_mtime_ns
-    experiments.run_ablation(_tiny_grid()[:1], seeds=1, root=synthetic_root, profile=smoke, cache_dir=tmp_path,
+    ablation.run_ablation(_tiny_grid()[:1], seeds=1, root=synthetic_root, profile=smoke, cache_dir=tmp_path,
                              force=True, progress=False)
     assert len(calls) == 1
     assert first.stat().st_mtime_ns != before  # rewritten
@@ -105,21 +105,21 @@ def test_cache_depends_on_profile_data_and_protocol(ablation_root, tmp_path, mon
     smoke = config.get_profile("smoke")
     grid = _tiny_grid()[:1]
     kw = dict(seeds=1, cache_dir=tmp_path, progress=False)
-    experiments.run_ablation(grid, root=ablation_root, profile=smoke, **kw)
+    ablation.run_ablation(grid, root=ablation_root, profile=smoke, **kw)
 
     calls = []
     real_train = engine.train
     monkeypatch.setattr(engine, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
     other_profile = dataclasses.replace(smoke, name="smoke-copy")
-    experiments.run_ablation(grid, root=ablation_root, profile=other_profile, **kw)
+    ablation.run_ablation(grid, root=ablation_root, profile=other_profile, **kw)
     assert len(calls) == 1 and (tmp_path / "smoke-copy").is_dir()
 
     other_data = write_synthetic_dataset(tmp_path / "other", 14, 3, size=48, seed=3)
-    experiments.run_ablation(grid, root=other_data, profile=smoke, **kw)
+    ablation.run_ablation(grid, root=other_data, profile=smoke, **kw)
     assert len(calls) == 2
 
-    monkeypatch.setattr(experiments, "ABLATION_VERSION", experiments.ABLATION_VERSION + 1)
-    experiments.run_ablation(grid, root=ablation_root, profile=smoke, **kw)
+    monkeypatch.setattr(ablation, "ABLATION_VERSION", ablation.ABLATION_VERSION + 1)
+    ablation.run_ablation(grid, root=ablation_root, profile=smoke, **kw)
     assert len(calls) == 3
     assert len(list((tmp_path / "smoke").glob("*.json"))) == 3
 
@@ -127,9 +127,9 @@ def test_cache_depends_on_profile_data_and_protocol(ablation_root, tmp_path, mon
 def test_cached_rows_take_the_current_names(ablation_root, tmp_path):
     smoke = config.get_profile("smoke")
     grid = _tiny_grid()[:1]
-    experiments.run_ablation(grid, seeds=1, root=ablation_root, profile=smoke, cache_dir=tmp_path, progress=False)
+    ablation.run_ablation(grid, seeds=1, root=ablation_root, profile=smoke, cache_dir=tmp_path, progress=False)
     renamed = [dataclasses.replace(grid[0], group="renamed group")]
-    runs = experiments.run_ablation(renamed, seeds=1, root=ablation_root, profile=smoke, cache_dir=tmp_path,
+    runs = ablation.run_ablation(renamed, seeds=1, root=ablation_root, profile=smoke, cache_dir=tmp_path,
                                     progress=False)
     assert list(runs["group"]) == ["renamed group"]
 
@@ -151,7 +151,7 @@ def _fake_runs():
 
 
 def test_summary_mean_and_std():
-    s = experiments.ablation_summary(_fake_runs())
+    s = ablation.ablation_summary(_fake_runs())
     assert list(s.index) == ["A", "B"]
     assert s.loc["A", "validation mean"] == pytest.approx(80.0)
     assert s.loc["A", "validation std"] == pytest.approx(2.0)
@@ -162,41 +162,41 @@ def test_summary_mean_and_std():
 
 def test_mcnemar_exact():
     a = np.array([True] * 10 + [False] * 5)
-    assert experiments.mcnemar_p(a, a) == 1.0
+    assert ablation.mcnemar_p(a, a) == 1.0
     b = np.ones(15, bool)  # b right on the 5 that a gets wrong, never the other way round
-    assert experiments.mcnemar_p(a, b) == pytest.approx(2 * 0.5**5)
-    assert experiments.mcnemar_p(b, a) == pytest.approx(2 * 0.5**5)
+    assert ablation.mcnemar_p(a, b) == pytest.approx(2 * 0.5**5)
+    assert ablation.mcnemar_p(b, a) == pytest.approx(2 * 0.5**5)
     c = np.array([True] * 2 + [False] * 5 + [True] * 8)  # 2 right only here, 5 right only in d
     d = np.array([False] * 2 + [True] * 5 + [True] * 8)
-    assert experiments.mcnemar_p(c, d) == pytest.approx(58 / 128)  # 2 · P(X ≤ 2), X ~ Binomial(7, 1/2)
+    assert ablation.mcnemar_p(c, d) == pytest.approx(58 / 128)  # 2 · P(X ≤ 2), X ~ Binomial(7, 1/2)
 
 
 def test_compare_variants():
-    c = experiments.compare_variants(_fake_runs(), "A", "B")
+    c = ablation.compare_variants(_fake_runs(), "A", "B")
     assert c["seeds"] == 3
     assert c["Δ validation (pp)"] == pytest.approx(10.333, abs=1e-3)
     assert c["Δ official (pp)"] == pytest.approx(30.0)
     assert c["p paired t (validation)"] < 0.01
     assert c["max McNemar p (official)"] == pytest.approx(2 * 0.5**6)  # 6 discordant pairs, all one way
     assert c["max McNemar p (leak-free)"] == pytest.approx(2 * 0.5**6)
-    table = experiments.ablation_comparisons(_fake_runs(), baseline="A")
+    table = ablation.ablation_comparisons(_fake_runs(), baseline="A")
     assert list(table.index) == ["B vs A"]
 
 
 def test_comparison_verdicts():
-    table = experiments.ablation_comparisons(_fake_runs(), baseline="A")
+    table = ablation.ablation_comparisons(_fake_runs(), baseline="A")
     assert table.loc["B vs A", "verdict (validation)"] == "better"
     assert table.loc["B vs A", "p adjusted (BH)"] == pytest.approx(table.loc["B vs A", "p paired t (validation)"])
-    assert experiments.ablation_comparisons(_fake_runs(), baseline="B").loc["A vs B", "verdict (validation)"] == \
+    assert ablation.ablation_comparisons(_fake_runs(), baseline="B").loc["A vs B", "verdict (validation)"] == \
         "worse"
     one_seed = _fake_runs().query("seed == 0")
-    assert experiments.ablation_comparisons(one_seed, baseline="A").loc["B vs A", "verdict (validation)"] == \
+    assert ablation.ablation_comparisons(one_seed, baseline="A").loc["B vs A", "verdict (validation)"] == \
         "n/a (1 seed)"
     with pytest.raises(ValueError, match="baseline"):
-        experiments.ablation_comparisons(_fake_runs(), baseline="nope")
+        ablation.ablation_comparisons(_fake_runs(), baseline="nope")
     same = _fake_runs()
     same.loc[same["variant"] == "B", "val_acc"] = [0.81, 0.80, 0.79]
-    assert experiments.ablation_comparisons(same, baseline="A").loc["B vs A", "verdict (validation)"] == \
+    assert ablation.ablation_comparisons(same, baseline="A").loc["B vs A", "verdict (validation)"] == \
         "not shown"
 
 
@@ -205,7 +205,7 @@ def test_benjamini_hochberg_across_variants():
     c = runs[runs["variant"] == "B"].copy()
     c["variant"] = "C"
     c["val_acc"] = [0.81, 0.83, 0.775]  # a small, noisy improvement
-    table = experiments.ablation_comparisons(pd.concat([runs, c]), baseline="A")
+    table = ablation.ablation_comparisons(pd.concat([runs, c]), baseline="A")
     raw, adj = table["p paired t (validation)"], table["p adjusted (BH)"]
     assert (adj >= raw - 1e-12).all()
     assert table.loc["C vs A", "verdict (validation)"] == "not shown"
@@ -215,9 +215,9 @@ def test_compare_rejects_mismatched_runs():
     runs = _fake_runs()
     runs["labels"] = [lab if v == "A" else list(range(len(lab))) for v, lab in zip(runs["variant"], runs["labels"])]
     with pytest.raises(ValueError, match="different images"):
-        experiments.compare_variants(runs, "A", "B")
+        ablation.compare_variants(runs, "A", "B")
     with pytest.raises(ValueError, match="no runs"):
-        experiments.compare_variants(_fake_runs(), "A", "Z")
+        ablation.compare_variants(_fake_runs(), "A", "Z")
 
 
 def test_metrics_table_rows_and_intervals():
@@ -225,8 +225,8 @@ def test_metrics_table_rows_and_intervals():
     pred = y.copy()
     pred[:4] = (pred[:4] + 1) % 4
     lf = np.arange(len(y)) >= 20
-    report = experiments.report_from_predictions(y, pred, lf)
-    table = experiments.metrics_table({"official": report, "leak-free": report["leak_free"]})
+    report = evaluation.report_from_predictions(y, pred, lf)
+    table = evaluation.metrics_table({"official": report, "leak-free": report["leak_free"]})
     assert list(table["Testing view"]) == ["official", "leak-free"]
     assert list(table["images"]) == [40, 20]
     assert list(table["accuracy"]) == [0.9, 1.0]

@@ -6,6 +6,7 @@ Images are random smooth textures (no MRI); unrelated ones are checked to be far
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
@@ -315,12 +316,12 @@ def test_write_leak_free_default_is_the_configured_file(report):
 
 def _write_subset(path: Path, fingerprint: str, threshold: int, paths: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(["# test file", f"# fingerprint: {fingerprint}", f"# threshold: {threshold}",
+    path.write_text("\n".join(["# test file", f"# pixels: {fingerprint}", f"# threshold: {threshold}",
                                *paths]) + "\n")
 
 
 def test_leak_free_mask_follows_matching_file(report):
-    fp = audit.combined_fingerprint(report.train, report.test)
+    fp = audit.content_key(report.train, report.test)
     chosen = [report.test.paths[0], report.test.paths[3]]  # deliberately NOT the audit's answer
     assert set(chosen) != UNRELATED
     _write_subset(config.LEAK_FREE_FILE, fp, DEFAULT_THRESHOLD, chosen)
@@ -329,7 +330,7 @@ def test_leak_free_mask_follows_matching_file(report):
 
 
 def test_leak_free_mask_recomputes_on_fingerprint_or_threshold_mismatch(report, isolated_cache):
-    fp = audit.combined_fingerprint(report.train, report.test)
+    fp = audit.content_key(report.train, report.test)
     chosen = [report.test.paths[0]]
     _write_subset(config.LEAK_FREE_FILE, "0000000000000000-0000000000000000", DEFAULT_THRESHOLD, chosen)
     mask = audit.leak_free_mask(report.test, report.train)
@@ -381,3 +382,31 @@ def test_shortcut_scores_on_synthetic(synthetic_root, synthetic_counts):
                                       "brightness", "border brightness"]
     assert scores["cv_accuracy"].between(0, 1).all()
     assert scores["cv_accuracy"].iloc[0] == pytest.approx(0.25)  # 4 balanced classes: chance
+
+
+def test_leak_free_answer_follows_files_replaced_in_place_with_same_size(audit_root, tmp_path, monkeypatch):
+    """Names and sizes unchanged, pixels changed: the leak-free subset must be recomputed (issue: the cache
+    used to be keyed on names and sizes only and answered with the old subset)."""
+    import shutil
+
+    monkeypatch.setenv("BRAINLIB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(config, "LEAK_FREE_FILE", tmp_path / "none.txt")
+    root = tmp_path / "data"
+    shutil.copytree(audit_root, root)
+    target = "Testing/glioma/exact_g0.png"  # a byte copy of a Training image: leaky
+    test = load_split("Testing", SIZE, root)
+    before = dict(zip(test.paths, audit.leak_free_mask(test)))
+    assert before[target] is np.False_
+    old_size = (root / target).stat().st_size
+    noise = np.random.default_rng(7).integers(0, 256, (40, 40), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, format="PNG")
+    new = buf.getvalue()
+    assert len(new) < old_size
+    (root / target).write_bytes(new + b"\0" * (old_size - len(new)))  # PNG readers ignore trailing bytes
+    assert (root / target).stat().st_size == old_size
+    test2 = load_split("Testing", SIZE, root)
+    assert audit.combined_fingerprint(load_split("Training", SIZE, root), test2) == audit.combined_fingerprint(
+        load_split("Training", SIZE, root), test)  # the names-and-sizes fingerprint cannot tell
+    after = dict(zip(test2.paths, audit.leak_free_mask(test2)))
+    assert after[target] is np.True_

@@ -32,12 +32,12 @@ def run_main(argv):
 @pytest.fixture
 def no_data_loading(monkeypatch):
     """Fail loudly if a bad-argument call gets as far as loading data or training."""
-    from brainlib import experiments
+    from brainlib import evaluation
 
     def refuse(*a, **k):
         raise AssertionError("training started despite bad arguments")
 
-    monkeypatch.setattr(experiments, "train_and_evaluate", refuse)
+    monkeypatch.setattr(evaluation, "train_and_evaluate", refuse)
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -260,7 +260,7 @@ def interrupt_during_epoch(monkeypatch, epoch: int) -> None:
 
 @pytest.fixture(scope="module")
 def uninterrupted(sets):
-    return engine.train(small_cfg(epochs=3), *sets, progress=False)
+    return tuple(engine.train(small_cfg(epochs=3), *sets, progress=False))
 
 
 def test_interrupted_training_resumes_to_the_same_result(sets, uninterrupted, tmp_path, monkeypatch, capsys):
@@ -411,13 +411,13 @@ def test_predict_proba_rows_sum_to_one(trained, sets):
     assert empty.shape == (0, len(config.CLASSES))
 
 
-def test_evaluate(trained, sets):
-    model = trained[0]
-    m = engine.evaluate(model, sets[1])
-    assert m["n"] == len(sets[1])
-    probs = m["_probabilities"]
-    assert m["accuracy"] == pytest.approx((probs.argmax(1) == sets[1].labels.numpy()).mean())
-    assert np.asarray(m["confusion_matrix"]).sum() == len(sets[1])
+def test_train_returns_one_result_object(sets):
+    run = engine.train(small_cfg(epochs=2), *sets, progress=False)
+    assert isinstance(run, engine.TrainResult)
+    assert run.best_epoch == int(run.history["val_acc"].idxmax()) + 1
+    assert run.best_val_acc == run.history["val_acc"].max()
+    assert run.device == "cpu" and run.resumed_at == 1 and not run.model.training
+    assert run.train_seconds == pytest.approx(run.history["seconds"].sum())
 
 
 # ----------------------------------------------------------------------------- augmentation

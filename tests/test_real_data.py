@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from brainlib import audit, config, data, experiments
+from brainlib import audit, config, data, evaluation
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = {"fastnet": REPO / "models" / "fastnet.pt", "seed": REPO / "models" / "seed.pt"}
@@ -44,6 +44,7 @@ def test_committed_leak_free_file_matches_the_data():
     train = data.load_split("Training", 224, real_root())
     test = data.load_split("Testing", 224, real_root())
     assert header["fingerprint"] == audit.combined_fingerprint(train, test)
+    assert header["pixels"] == audit.content_key(train, test)  # what leak_free_mask matches on
     assert set(paths) <= set(test.paths) and len(paths) == int(header.get("count", len(paths)))
 
 
@@ -63,7 +64,7 @@ def test_predict_real_testing_image_with_shipped_checkpoint():
 def test_shipped_checkpoint_reproduces_its_recorded_metrics(monkeypatch):
     monkeypatch.setenv("BRAINLIB_PROFILE", "full")
     ckpt = torch.load(SHIPPED["fastnet"], map_location="cpu", weights_only=True)
-    result = experiments.evaluate_checkpoint(SHIPPED["fastnet"], root=real_root())
+    result = evaluation.evaluate_checkpoint(SHIPPED["fastnet"], root=real_root())
     assert result["n"] == ckpt["metrics"]["n"]
     assert result["accuracy"] == pytest.approx(ckpt["metrics"]["accuracy"], abs=1e-9)
     assert result["leak_free"]["accuracy"] == pytest.approx(ckpt["metrics"]["leak_free"]["accuracy"], abs=1e-9)

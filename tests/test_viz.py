@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from brainlib import config, viz  # noqa: E402
+from brainlib import config, explain, viz  # noqa: E402
 from brainlib.models import build_model  # noqa: E402
 
 
@@ -39,7 +39,10 @@ def test_ablation_plot_bars_and_error_bars():
 def test_prediction_panel_titles_the_predicted_class():
     torch.manual_seed(0)
     model = build_model("fastnet", input_size=64).eval()
-    fig = viz.prediction_panel(model, _images(1, 64)[0], true_label=2)
+    image = _images(1, 64)[0]
+    probs, heat = explain.explain_image(model, image)
+    assert heat.shape == (64, 64) and probs.shape == (4,)
+    fig = viz.prediction_panel(image, probs, heat, true_label=2)
     probs_ax = fig.axes[2]
     assert fig.axes[0].get_title() == "true: notumor"
     widths = [p.get_width() for p in probs_ax.patches]
@@ -50,8 +53,10 @@ def test_prediction_panel_titles_the_predicted_class():
 
 def test_filters_and_feature_maps_shapes():
     model = build_model("seed", input_size=32)
-    assert len(viz.first_layer_filters(model).axes) == 4 + 1  # 4 filters and their colour bar
-    fig = viz.feature_maps(model, _images(2, 32), [0, 3])
+    assert len(viz.first_layer_filters(explain.first_layer_weights(model)).axes) == 4 + 1  # 4 filters, colour bar
+    maps = explain.feature_maps(model, _images(2, 32))
+    assert maps.shape == (2, 4, 32, 32) and (maps >= 0).all()  # conv + ReLU
+    fig = viz.feature_maps(_images(2, 32), maps, [0, 3])
     assert len(fig.axes) == 2 * 5 + 1  # image + 4 maps per row, one shared colour bar
     assert fig.axes[5].get_ylabel() == "pituitary"
     assert not model.training
@@ -59,7 +64,7 @@ def test_filters_and_feature_maps_shapes():
 
 def test_figures_written_only_in_full_profile(monkeypatch, tmp_path):
     monkeypatch.setattr(config, "FIGURES_DIR", tmp_path)
-    fig = viz.first_layer_filters(build_model("seed", input_size=32))
+    fig = viz.first_layer_filters(explain.first_layer_weights(build_model("seed", input_size=32)))
     monkeypatch.setenv("BRAINLIB_PROFILE", "smoke")
     viz.save_figure(fig, "x")
     assert not (tmp_path / "x.png").exists()

@@ -1,13 +1,15 @@
-"""End-to-end runs on the dataset: data preparation with a group-aware split, train → evaluate,
-checkpoint evaluation on the official Testing split and its leak-free subset, and the ablation grid
-(cached runs, summaries, paired significance tests)."""
+"""The ablation grid: one-change variants of the seed recipe (and FastNet's design choices) trained over seeds
+through :func:`brainlib.engine.train`, cached per run under ``results/ablation/``, summarised, and compared
+with paired tests. Runs go sequentially, on local worker processes, or on a Dask cluster
+(:mod:`brainlib.sweep`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,188 +17,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainlib import audit, config, engine
-from brainlib.data import ImageSet, is_synthetic, load_split
-from brainlib.metrics import bootstrap_ci, classification_metrics
+from brainlib import config, engine, sweep
+from brainlib.evaluation import PreparedData, model_size, prepare_data
 
-VAL_FRACTION = audit.VAL_FRACTION
-SPLIT_SEED = audit.SPLIT_SEED  # one validation split shared by every experiment
-
-
-@dataclass
-class PreparedData:
-    """Train/validation/Testing images at one input size, plus the leak-free Testing mask."""
-
-    train: ImageSet
-    val: ImageSet
-    test: ImageSet
-    leak_free: np.ndarray
-    synthetic: bool
-    test_clusters: np.ndarray | None = None
-
-
-def prepare_data(size: int, root: str | os.PathLike | None = None, profile: config.Profile | None = None,
-                 threshold: int = audit.DEFAULT_THRESHOLD) -> PreparedData:
-    """Load Training/Testing at ``size``; split Training into train/validation so that no validation image
-    has a near duplicate (pHash distance ≤ the audit threshold) in the training part (see
-    :func:`brainlib.audit.validation_split`); Testing is only for reporting."""
-    profile = profile or config.get_profile()
-    n = profile.max_images_per_class
-    train224 = load_split("Training", 224, root, n)
-    test224 = load_split("Testing", 224, root, n)
-    train_all = train224 if size == 224 else load_split("Training", size, root, n)
-    test = test224 if size == 224 else load_split("Testing", size, root, n)
-    if train_all.paths != train224.paths or test.paths != test224.paths:
-        raise RuntimeError("cached splits at different sizes disagree; delete the cache folder and rerun")
-    split = audit.validation_split(train224, val_fraction=VAL_FRACTION, seed=SPLIT_SEED)
-    tr_idx, val_idx = split.train_idx, split.val_idx
-    mask = audit.leak_free_mask(test224, train224, threshold)
-    return PreparedData(train_all.subset(tr_idx), train_all.subset(val_idx), test, mask,
-                        is_synthetic(train_all.root), testing_clusters(test224, threshold))
-
-
-def metrics_with_ci(y_true, y_pred, seed: int = 0, groups=None) -> dict:
-    """Metrics with 95 % bootstrap intervals; with ``groups`` (near-duplicate clusters of the images) the
-    bootstrap resamples whole clusters (``ci_unit`` says which)."""
-    m = classification_metrics(y_true, y_pred)
-    if m["n"]:
-        m["accuracy_ci95"] = bootstrap_ci(y_true, y_pred, "accuracy", seed=seed, groups=groups)
-        m["macro_f1_ci95"] = bootstrap_ci(y_true, y_pred, "macro_f1", n_boot=300, seed=seed, groups=groups)
-        m["ci_unit"] = "image" if groups is None else "near-duplicate cluster"
-        if groups is not None:
-            m["clusters"] = int(len(np.unique(groups)))
-    return m
-
-
-def metrics_table(views: dict[str, dict]) -> pd.DataFrame:
-    """One row per Testing view (e.g. official, leak-free): images, accuracy and macro-F1 with their
-    bootstrap 95 % intervals, from ``metrics_with_ci``-style results."""
-    rows = []
-    for name, m in views.items():
-        row = {"Testing view": name, "images": m["n"], "accuracy": round(m["accuracy"], 4)}
-        if "accuracy_ci95" in m:
-            row["accuracy 95% CI"] = "{:.4f}–{:.4f}".format(*m["accuracy_ci95"])
-        row["macro-F1"] = round(m["macro_f1"], 4)
-        if "macro_f1_ci95" in m:
-            row["macro-F1 95% CI"] = "{:.4f}–{:.4f}".format(*m["macro_f1_ci95"])
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def test_report(model: torch.nn.Module, test: ImageSet, leak_free: np.ndarray, tta: bool = False,
-                clusters: np.ndarray | None = None) -> dict:
-    """Official Testing metrics with the same metrics on the leak-free subset under ``leak_free``."""
-    probs = engine.predict_proba(model, test.images, tta=tta)
-    return report_from_predictions(test.labels.numpy(), probs.argmax(1), leak_free, clusters)
-
-
-def report_from_predictions(y: np.ndarray, pred: np.ndarray, leak_free: np.ndarray,
-                            clusters: np.ndarray | None = None) -> dict:
-    """Official and leak-free metrics; intervals resample ``clusters`` (near-duplicate clusters of Testing)
-    when given, images otherwise."""
-    result = metrics_with_ci(y, pred, groups=clusters)
-    result["leak_free"] = metrics_with_ci(y[leak_free], pred[leak_free],
-                                          groups=None if clusters is None else clusters[leak_free])
-    return result
-
-
-def testing_clusters(test224: ImageSet, threshold: int = audit.DEFAULT_THRESHOLD) -> np.ndarray:
-    """Near-duplicate cluster id of every Testing image (connected components at pHash distance ≤
-    ``threshold``, exact copies included): the unit of the bootstrap for Testing intervals."""
-    return audit.near_duplicate_groups(audit.imageset_hashes(test224), threshold)
-
-
-def model_size(cfg: engine.TrainConfig) -> int:
-    from brainlib.models import build_model
-
-    return build_model(cfg.model, **cfg.model_kwargs).input_size
-
-
-def train_and_evaluate(cfg: engine.TrainConfig, out: str | os.PathLike | None = None,
-                       root: str | os.PathLike | None = None, resume: bool = True, progress: bool = True,
-                       profile: config.Profile | None = None) -> dict:
-    """Train ``cfg`` (validation split for model selection), then report Testing metrics."""
-    profile = profile or config.get_profile()
-    if profile.epochs is not None:
-        cfg = dataclasses.replace(cfg, epochs=profile.epochs)
-    t0 = time.perf_counter()
-    data = prepare_data(model_size(cfg), root, profile)
-    cfg = dataclasses.replace(cfg, synthetic=data.synthetic)
-    t_data = time.perf_counter() - t0
-    # engine.train keeps a resume state at <out>.resume after every epoch (an interrupted run continues from
-    # it) and writes the best model to ``out``; the checkpoint is rewritten below with the Testing metrics
-    model, history = engine.train(cfg, data.train, data.val, out=out, progress=progress, resume=resume)
-    result = test_report(model, data.test, data.leak_free, tta=cfg.tta, clusters=data.test_clusters)
-    result.update({
-        "model": cfg.model, "profile": profile.name, "synthetic": data.synthetic,
-        "best_epoch": int(history["val_acc"].idxmax()) + 1, "best_val_acc": float(history["val_acc"].max()),
-        "train_seconds": float(history["seconds"].sum()), "data_seconds": round(t_data, 2),
-        "wall_seconds": round(time.perf_counter() - t0, 2),
-    })
-    if out:
-        meta = {"history": history.to_dict("records"), "metrics": _plain(result), "tta": cfg.tta,
-                "data_fingerprint": audit.combined_fingerprint(data.train, data.test), "profile": profile.name}
-        engine.atomic_save(engine.checkpoint_dict(model, cfg, **meta), out)
-    result["history"] = history.to_dict("records")
-    return result
-
-
-@dataclass
-class Predictions:
-    """A checkpoint's predictions on Testing: images (at the model's size), probabilities, leak-free mask."""
-
-    model: torch.nn.Module
-    checkpoint: dict
-    test: ImageSet
-    probs: np.ndarray
-    leak_free: np.ndarray
-    clusters: np.ndarray | None = None  # near-duplicate cluster per Testing image (bootstrap unit)
-
-    @property
-    def labels(self) -> np.ndarray:
-        return self.test.labels.numpy()
-
-    @property
-    def predicted(self) -> np.ndarray:
-        return self.probs.argmax(1)
-
-
-def checkpoint_predictions(path: str | os.PathLike = config.DEFAULT_CHECKPOINT, root: str | os.PathLike | None = None,
-                           tta: bool | None = None, max_per_class: int | None = None) -> Predictions:
-    """Load a checkpoint and predict every Testing image (flip TTA as the checkpoint's recipe says)."""
-    model, ckpt = engine.load_checkpoint(path)
-    size = ckpt["preprocessing"]["size"]
-    test = load_split("Testing", size, root, max_per_class)
-    test224 = test if size == 224 else load_split("Testing", 224, root, max_per_class)
-    mask = audit.leak_free_mask(test224)
-    tta = ckpt.get("tta", False) if tta is None else tta
-    return Predictions(model, ckpt, test, engine.predict_proba(model, test.images, tta=tta), mask,
-                       testing_clusters(test224))
-
-
-def evaluate_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT, root: str | os.PathLike | None = None,
-                        tta: bool | None = None, max_per_class: int | None = None) -> dict:
-    """Metrics of a checkpoint on the official Testing split and on its leak-free subset."""
-    p = checkpoint_predictions(path, root, tta, max_per_class)
-    result = report_from_predictions(p.labels, p.predicted, p.leak_free, p.clusters)
-    tta = p.checkpoint.get("tta", False) if tta is None else tta
-    result.update({"checkpoint": str(Path(path)), "model": p.checkpoint["model_name"], "tta": tta,
-                   "synthetic": is_synthetic(p.test.root) or p.checkpoint["train_config"].get("synthetic", False)})
-    return result
-
-
-def _plain(obj):
-    """Metrics as plain Python (tuples → lists) for weights_only checkpoints."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    return obj
-
-
-# ----------------------------------------------------------------------------- ablation grid
 ABLATION_SIZE = 112  # the ablation protocol's input size (half the seed's 224, so it fits a CPU budget)
 ABLATION_VERSION = 1  # bump when the protocol changes: cached runs of other versions are retrained
 
@@ -290,9 +113,7 @@ def _slug(name: str) -> str:
 def _run_key(cfg: engine.TrainConfig, data: PreparedData, profile: config.Profile) -> str:
     """What a cached run depends on: configuration, files (names and sizes), the validation split, the
     leak-free mask, the decoder, the profile and the protocol version."""
-    import hashlib
-    import json
-
+    from brainlib import audit
     from brainlib.data import DECODER_VERSION
 
     blob = json.dumps({"cfg": dataclasses.asdict(cfg), "data": audit.combined_fingerprint(data.train, data.test),
@@ -304,7 +125,8 @@ def _run_key(cfg: engine.TrainConfig, data: PreparedData, profile: config.Profil
 
 def run_ablation(variants: list[Variant] | None = None, seeds: int | list[int] | None = None, force: bool = False,
                  root: str | os.PathLike | None = None, profile: config.Profile | None = None,
-                 cache_dir: str | os.PathLike | None = None, progress: bool = True) -> pd.DataFrame:
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True, workers: int = 1,
+                 scheduler: str | None = None, threads: int | None = None) -> pd.DataFrame:
     """Train every variant × seed (``seeds``: a count, or a list of seeds) that is not cached yet; return
     one row per run.
 
@@ -313,9 +135,11 @@ def run_ablation(variants: list[Variant] | None = None, seeds: int | list[int] |
     run depends on (configuration, data, validation split, leak-free mask, protocol version), so a rerun
     trains only what is missing or changed and never overwrites the result of another configuration.
     ``force=True`` retrains everything.
-    """
-    import json
 
+    ``workers`` > 1 trains the missing runs on that many local processes; ``scheduler`` (a Dask scheduler
+    address) sends them to a Dask cluster instead. ``threads``: torch threads per run (default: this
+    process's count when sequential, the cores shared among the workers otherwise).
+    """
     profile = profile or config.get_profile()
     variants = variants if variants is not None else ablation_grid()
     seeds = seeds if seeds is not None else profile.seeds
@@ -323,7 +147,9 @@ def run_ablation(variants: list[Variant] | None = None, seeds: int | list[int] |
     folder = Path(cache_dir or config.RESULTS_DIR / "ablation") / profile.name
     sizes = {model_size(v.cfg) for v in variants}
     data = {s: prepare_data(s, root, profile) for s in sizes}
-    rows, trained = [], 0
+    rows: list[dict | None] = []
+    jobs, slots = [], []
+    parallel = workers > 1 or bool(scheduler)
     for v in variants:
         for seed in seed_list:
             cfg = dataclasses.replace(v.cfg, seed=seed)
@@ -333,37 +159,92 @@ def run_ablation(variants: list[Variant] | None = None, seeds: int | list[int] |
             cfg = dataclasses.replace(cfg, synthetic=d.synthetic)
             key = _run_key(cfg, d, profile)
             path = folder / f"{_slug(v.name)}-seed{seed}-{key}.json"
-            cached = json.loads(path.read_text()) if path.exists() and not force else None
-            if cached is None or cached.get("key") != key:
-                if progress:
-                    print(f"training {v.name}, seed {seed} ...", flush=True)
-                cached = _ablation_run(v, cfg, d, key)
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".json.tmp")
-                tmp.write_text(json.dumps(cached))
-                os.replace(tmp, path)
-                trained += 1
-            rows.append({**cached, "variant": v.name, "group": v.group})
+            cached = _read_cached(path, key) if not force else None
+            if cached is None:
+                slots.append(len(rows))
+                jobs.append({"name": v.name, "group": v.group, "cfg": cfg, "key": key, "path": str(path),
+                             "root": None if root is None else str(root), "profile": profile,
+                             "threads": sweep.threads_per_job(workers, threads) if parallel else threads})
+            rows.append(None if cached is None else {**cached, "variant": v.name, "group": v.group})
+
+    def announce(record):
+        if progress:
+            print(f"trained {record['variant']}, seed {record['seed']}: validation {record['val_acc']:.4f}",
+                  flush=True)
+
+    if progress and jobs:
+        where = f"the Dask cluster at {scheduler}" if scheduler else (
+            f"{workers} local worker processes" if workers > 1 else "this process")
+        print(f"training {len(jobs)} run(s) on {where} ...", flush=True)
+    _PREPARED.clear()
+    _PREPARED.update({(s, None if root is None else str(root), profile): d for s, d in data.items()})
+    try:
+        records = sweep.run_jobs(_ablation_job, jobs, workers, scheduler, on_done=announce)
+    finally:
+        _PREPARED.clear()
+    for slot, record in zip(slots, records):
+        rows[slot] = record
     if progress:
-        print(f"{len(rows)} runs: {trained} trained now, {len(rows) - trained} from {folder.name}/ in the cache")
+        print(f"{len(rows)} runs: {len(jobs)} trained now, {len(rows) - len(jobs)} from {folder.name}/ in the cache")
     return pd.DataFrame(rows)
+
+
+def _read_cached(path: Path, key: str) -> dict | None:
+    """A cached run, or None when missing, of another key, or unreadable (then it is retrained)."""
+    if not path.exists():
+        return None
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        import warnings
+
+        warnings.warn(f"cached run {path} is unreadable (truncated or corrupt); retraining it", stacklevel=3)
+        return None
+    return cached if isinstance(cached, dict) and cached.get("key") == key else None
+
+
+_PREPARED: dict[tuple, PreparedData] = {}  # prepared data per (size, root, profile), in this process
+
+
+def _prepared_for(job: dict) -> PreparedData:
+    """The job's prepared data: reused while it is the data the job's key was computed on (a long-lived
+    Dask worker re-reads the data when it changed), else prepared anew."""
+    cfg = job["cfg"]
+    slot = (model_size(cfg), job["root"], job["profile"])
+    d = _PREPARED.get(slot)
+    if d is None or _run_key(cfg, d, job["profile"]) != job["key"]:
+        d = _PREPARED[slot] = prepare_data(slot[0], slot[1], slot[2])
+        if _run_key(cfg, d, job["profile"]) != job["key"]:
+            raise RuntimeError(f"the data changed while {job['name']!r} was queued; rerun the sweep")
+    return d
+
+
+def _ablation_job(job: dict) -> dict:
+    """One ablation run (in this process or a worker): train, test, write the cache file, return the record."""
+    cfg = job["cfg"]
+    d = _prepared_for(job)
+    with sweep.torch_threads(job["threads"]):
+        record = _ablation_run(Variant(job["name"], job["group"], cfg), cfg, d, job["key"])
+    sweep.atomic_write_text(Path(job["path"]), json.dumps(record))
+    return record
 
 
 def _ablation_run(v: Variant, cfg: engine.TrainConfig, d: PreparedData, key: str) -> dict:
     from brainlib.models import build_model, count_parameters
 
-    model, history = engine.train(cfg, d.train, d.val, progress=False)
-    pred = engine.predict_proba(model, d.test.images, tta=cfg.tta).argmax(1)
+    run = engine.train(cfg, d.train, d.val, progress=False)
+    pred = engine.predict_proba(run.model, d.test.images, tta=cfg.tta).argmax(1)
     y = d.test.labels.numpy()
-    best = int(history["val_acc"].idxmax())
+    history = run.history
+    env = engine.environment()
     return {
         "key": key, "variant": v.name, "group": v.group, "seed": cfg.seed, "model": cfg.model,
         "parameters": count_parameters(build_model(cfg.model, **cfg.model_kwargs)),
-        "epochs": len(history), "best_epoch": best + 1, "val_acc": float(history["val_acc"].iloc[best]),
+        "epochs": len(history), "best_epoch": run.best_epoch, "val_acc": run.best_val_acc,
         "official_acc": float((pred == y).mean()), "leak_free_acc": float((pred == y)[d.leak_free].mean()),
-        "seconds_per_epoch": float(history["seconds"].median()), "train_seconds": float(history["seconds"].sum()),
-        "synthetic": d.synthetic, "torch": torch.__version__, "device": "cpu", "threads": torch.get_num_threads(),
-        "predictions": pred.tolist(), "labels": y.tolist(),
+        "seconds_per_epoch": float(history["seconds"].median()), "train_seconds": run.train_seconds,
+        "synthetic": d.synthetic, "torch": str(torch.__version__), "device": run.device, "threads": env["threads"],
+        "environment": env, "predictions": pred.tolist(), "labels": y.tolist(),
         "leak_free": d.leak_free.tolist(), "history": history.to_dict("records"),
     }
 

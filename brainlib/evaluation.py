@@ -1,0 +1,198 @@
+"""Evaluation on the Kaggle dataset: data preparation with a near-duplicate-aware validation split, train →
+evaluate (through :func:`brainlib.engine.train`), and checkpoint evaluation on the official Testing split and
+its leak-free subset, with cluster-bootstrap intervals."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from brainlib import audit, config, engine
+from brainlib.data import ImageSet, is_synthetic, load_split
+from brainlib.metrics import bootstrap_ci, classification_metrics
+
+VAL_FRACTION = audit.VAL_FRACTION
+SPLIT_SEED = audit.SPLIT_SEED  # one validation split shared by every experiment
+
+
+@dataclass
+class PreparedData:
+    """Train/validation/Testing images at one input size, plus the leak-free Testing mask."""
+
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet
+    leak_free: np.ndarray
+    synthetic: bool
+    test_clusters: np.ndarray | None = None
+
+
+def prepare_data(size: int, root: str | os.PathLike | None = None, profile: config.Profile | None = None,
+                 threshold: int = audit.DEFAULT_THRESHOLD) -> PreparedData:
+    """Load Training/Testing at ``size``; split Training into train/validation so that no validation image
+    has a near duplicate (pHash distance ≤ the audit threshold) in the training part (see
+    :func:`brainlib.audit.validation_split`); Testing is only for reporting."""
+    profile = profile or config.get_profile()
+    n = profile.max_images_per_class
+    train224 = load_split("Training", 224, root, n)
+    test224 = load_split("Testing", 224, root, n)
+    train_all = train224 if size == 224 else load_split("Training", size, root, n)
+    test = test224 if size == 224 else load_split("Testing", size, root, n)
+    if train_all.paths != train224.paths or test.paths != test224.paths:
+        raise RuntimeError("cached splits at different sizes disagree; delete the cache folder and rerun")
+    split = audit.validation_split(train224, val_fraction=VAL_FRACTION, seed=SPLIT_SEED)
+    tr_idx, val_idx = split.train_idx, split.val_idx
+    mask = audit.leak_free_mask(test224, train224, threshold)
+    return PreparedData(train_all.subset(tr_idx), train_all.subset(val_idx), test, mask,
+                        is_synthetic(train_all.root), testing_clusters(test224, threshold))
+
+
+def metrics_with_ci(y_true, y_pred, seed: int = 0, groups=None) -> dict:
+    """Metrics with 95 % bootstrap intervals; with ``groups`` (near-duplicate clusters of the images) the
+    bootstrap resamples whole clusters (``ci_unit`` says which)."""
+    m = classification_metrics(y_true, y_pred)
+    if m["n"]:
+        m["accuracy_ci95"] = bootstrap_ci(y_true, y_pred, "accuracy", seed=seed, groups=groups)
+        m["macro_f1_ci95"] = bootstrap_ci(y_true, y_pred, "macro_f1", n_boot=300, seed=seed, groups=groups)
+        m["ci_unit"] = "image" if groups is None else "near-duplicate cluster"
+        if groups is not None:
+            m["clusters"] = int(len(np.unique(groups)))
+    return m
+
+
+def metrics_table(views: dict[str, dict]) -> pd.DataFrame:
+    """One row per Testing view (e.g. official, leak-free): images, accuracy and macro-F1 with their
+    bootstrap 95 % intervals, from ``metrics_with_ci``-style results."""
+    rows = []
+    for name, m in views.items():
+        row = {"Testing view": name, "images": m["n"], "accuracy": round(m["accuracy"], 4)}
+        if "accuracy_ci95" in m:
+            row["accuracy 95% CI"] = "{:.4f}–{:.4f}".format(*m["accuracy_ci95"])
+        row["macro-F1"] = round(m["macro_f1"], 4)
+        if "macro_f1_ci95" in m:
+            row["macro-F1 95% CI"] = "{:.4f}–{:.4f}".format(*m["macro_f1_ci95"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_report(model: torch.nn.Module, test: ImageSet, leak_free: np.ndarray, tta: bool = False,
+                clusters: np.ndarray | None = None) -> dict:
+    """Official Testing metrics with the same metrics on the leak-free subset under ``leak_free``."""
+    probs = engine.predict_proba(model, test.images, tta=tta)
+    return report_from_predictions(test.labels.numpy(), probs.argmax(1), leak_free, clusters)
+
+
+def report_from_predictions(y: np.ndarray, pred: np.ndarray, leak_free: np.ndarray,
+                            clusters: np.ndarray | None = None) -> dict:
+    """Official and leak-free metrics; intervals resample ``clusters`` (near-duplicate clusters of Testing)
+    when given, images otherwise."""
+    result = metrics_with_ci(y, pred, groups=clusters)
+    result["leak_free"] = metrics_with_ci(y[leak_free], pred[leak_free],
+                                          groups=None if clusters is None else clusters[leak_free])
+    return result
+
+
+def testing_clusters(test224: ImageSet, threshold: int = audit.DEFAULT_THRESHOLD) -> np.ndarray:
+    """Near-duplicate cluster id of every Testing image (connected components at pHash distance ≤
+    ``threshold``, exact copies included): the unit of the bootstrap for Testing intervals."""
+    return audit.near_duplicate_groups(audit.imageset_hashes(test224), threshold)
+
+
+def model_size(cfg: engine.TrainConfig) -> int:
+    from brainlib.models import build_model
+
+    return build_model(cfg.model, **cfg.model_kwargs).input_size
+
+
+def train_and_evaluate(cfg: engine.TrainConfig, out: str | os.PathLike | None = None,
+                       root: str | os.PathLike | None = None, resume: bool = True, progress: bool = True,
+                       profile: config.Profile | None = None, device: str | torch.device | None = None) -> dict:
+    """Train ``cfg`` (validation split for model selection), then report Testing metrics; with ``out`` the
+    checkpoint (written and made resumable by :func:`brainlib.engine.train`) also records them."""
+    profile = profile or config.get_profile()
+    if profile.epochs is not None:
+        cfg = dataclasses.replace(cfg, epochs=profile.epochs)
+    t0 = time.perf_counter()
+    data = prepare_data(model_size(cfg), root, profile)
+    cfg = dataclasses.replace(cfg, synthetic=data.synthetic)
+    t_data = time.perf_counter() - t0
+    meta = {"data_fingerprint": audit.combined_fingerprint(data.train, data.test), "profile": profile.name}
+    run = engine.train(cfg, data.train, data.val, out=out, progress=progress, resume=resume, extra_meta=meta,
+                       device=device)
+    result = test_report(run.model, data.test, data.leak_free, tta=cfg.tta, clusters=data.test_clusters)
+    result.update({
+        "model": cfg.model, "profile": profile.name, "synthetic": data.synthetic,
+        "best_epoch": run.best_epoch, "best_val_acc": run.best_val_acc, "resumed_at_epoch": run.resumed_at,
+        "train_seconds": run.train_seconds, "data_seconds": round(t_data, 2),
+        "wall_seconds": round(time.perf_counter() - t0, 2), "device": run.device,
+        "environment": engine.environment(),
+    })
+    if out:
+        engine.update_checkpoint(out, metrics=_plain(result))
+    result["history"] = run.history.to_dict("records")
+    return result
+
+
+@dataclass
+class Predictions:
+    """A checkpoint's predictions on Testing: images (at the model's size), probabilities, leak-free mask."""
+
+    model: torch.nn.Module
+    checkpoint: dict
+    test: ImageSet
+    probs: np.ndarray
+    leak_free: np.ndarray
+    clusters: np.ndarray | None = None  # near-duplicate cluster per Testing image (bootstrap unit)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.test.labels.numpy()
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probs.argmax(1)
+
+
+def checkpoint_predictions(path: str | os.PathLike = config.DEFAULT_CHECKPOINT, root: str | os.PathLike | None = None,
+                           tta: bool | None = None, max_per_class: int | None = None,
+                           device: str | torch.device | None = None) -> Predictions:
+    """Load a checkpoint and predict every Testing image (flip TTA as the checkpoint's recipe says)."""
+    model, ckpt = engine.load_checkpoint(path, device=device)
+    size = ckpt["preprocessing"]["size"]
+    test = load_split("Testing", size, root, max_per_class)
+    test224 = test if size == 224 else load_split("Testing", 224, root, max_per_class)
+    mask = audit.leak_free_mask(test224)
+    tta = ckpt.get("tta", False) if tta is None else tta
+    return Predictions(model, ckpt, test, engine.predict_proba(model, test.images, tta=tta), mask,
+                       testing_clusters(test224))
+
+
+def evaluate_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT, root: str | os.PathLike | None = None,
+                        tta: bool | None = None, max_per_class: int | None = None,
+                        device: str | torch.device | None = None) -> dict:
+    """Metrics of a checkpoint on the official Testing split and on its leak-free subset."""
+    p = checkpoint_predictions(path, root, tta, max_per_class, device)
+    result = report_from_predictions(p.labels, p.predicted, p.leak_free, p.clusters)
+    tta = p.checkpoint.get("tta", False) if tta is None else tta
+    result.update({"checkpoint": str(Path(path)), "model": p.checkpoint["model_name"], "tta": tta,
+                   "synthetic": is_synthetic(p.test.root) or p.checkpoint["train_config"].get("synthetic", False),
+                   "device": str(next(p.model.parameters()).device), "environment": engine.environment()})
+    return result
+
+
+def _plain(obj):
+    """Metrics as plain Python (tuples → lists) for weights_only checkpoints."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    return obj
