@@ -6,16 +6,22 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.brainlib-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: env data test unit nbtest lint workbook clean-cache
+.PHONY: env data test unit nbtest lint format constraints workbook clean-cache
 
 env: $(STAMP)
 
-# Bootstraps a local virtual environment when it is missing (or when the dependencies changed).
-$(STAMP): pyproject.toml
+# Bootstraps a local virtual environment when it is missing (or when the dependencies changed), with the exact
+# versions of constraints.txt (what the committed results were produced with).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+
+# Rewrites constraints.txt from the current environment (after an intended upgrade).
+constraints: $(STAMP)
+	{ head -3 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 # Gets the three datasets unless they are already there ($$BRAINLIB_DATA_DIR or data/brain-tumor-mri,
 # $$BRAINLIB_FIGSHARE_DIR or data/figshare-cheng, $$BRAINLIB_TCGA_DIR or data/tcga-lgg).
@@ -24,7 +30,7 @@ data: $(STAMP)
 	$(BIN)/brainlib fetch --dataset figshare-cheng
 	$(BIN)/brainlib fetch --dataset tcga-lgg
 
-test: unit nbtest
+test: lint unit nbtest
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests
@@ -49,8 +55,14 @@ nbtest: $(STAMP)
 	  BRAINLIB_PROFILE=smoke $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env $(NOTEBOOKS); \
 	fi
 
+# ruff's linter and its formatter (check only: `make format` rewrites); also run by pre-commit.
 lint: $(STAMP)
 	$(BIN)/ruff check brainlib tests benchmarks
+	$(BIN)/ruff format --check brainlib tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix brainlib tests benchmarks
+	$(BIN)/ruff format brainlib tests benchmarks
 
 # Executes every notebook top to bottom in place (full profile), after making sure env and data exist.
 # The ablation grid of 02 reuses finished runs cached under results/ablation/; FORCE=1 retrains them all.

@@ -42,7 +42,7 @@ def run_one(model: str, save: bool) -> dict:
         to_acc[f"seconds_to_val_acc_{target:.2f}"] = float(elapsed[reached[0]]) if len(reached) else float("nan")
     net = build_model(cfg.model, **cfg.model_kwargs)
     data = evaluation.prepare_data(net.input_size)
-    model_eval, _ = (engine.load_checkpoint(out) if out else (None, None))
+    model_eval, _ = engine.load_checkpoint(out) if out else (None, None)
     if model_eval is None:  # evaluate speed on a fresh network of the same shape (speed only)
         model_eval = net.eval()
     times = []
@@ -95,8 +95,13 @@ def plot(rows: list[dict]) -> None:
         err = np.abs(ci.T - acc) if np.isfinite(ci).all() else None
         bars = axes[2].bar(x + (k - 0.5) * 0.4, acc, 0.4, yerr=err, capsize=3, label=label)
         axes[2].bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
-    axes[2].set(xticks=x, xticklabels=names, ylim=(0, 109), ylabel="accuracy (%)",
-                title="Testing accuracy (95 % CI over clusters)")
+    axes[2].set(
+        xticks=x,
+        xticklabels=names,
+        ylim=(0, 109),
+        ylabel="accuracy (%)",
+        title="Testing accuracy (95 % CI over clusters)",
+    )
     axes[2].legend(loc="lower center", fontsize=8, ncol=2)
     fig.tight_layout()
     save_figure(fig, "benchmark")
@@ -116,11 +121,22 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--one", name] + (["--save-models"] if args.save_models else [])
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         row = json.loads(out.split("BENCHMARK-JSON ", 1)[1])
-        print(f"{name}: {row['train_images_per_s']:.0f} img/s train, {row['train_seconds'] / 60:.1f} min, "
-              f"official {row['test_accuracy']:.4f}, leak-free {row['leak_free_accuracy']:.4f}", flush=True)
+        print(
+            f"{name}: {row['train_images_per_s']:.0f} img/s train, {row['train_seconds'] / 60:.1f} min, "
+            f"official {row['test_accuracy']:.4f}, leak-free {row['leak_free_accuracy']:.4f}",
+            flush=True,
+        )
         rows.append(row)
-    table = pd.DataFrame([{k: (" – ".join(f"{x:.4f}" for x in v) if k.endswith("_ci95") else v)
-                           for k, v in r.items() if k != "history"} for r in rows])
+    table = pd.DataFrame(
+        [
+            {
+                k: (" – ".join(f"{x:.4f}" for x in v) if k.endswith("_ci95") else v)
+                for k, v in r.items()
+                if k != "history"
+            }
+            for r in rows
+        ]
+    )
     if len(rows) == 2:
         table["train_throughput_vs_seed"] = table["train_images_per_s"] / table["train_images_per_s"].iloc[0]
     config.RESULTS_DIR.mkdir(exist_ok=True)

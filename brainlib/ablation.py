@@ -55,8 +55,7 @@ def ablation_grid(size: int = ABLATION_SIZE) -> list[Variant]:
         seed_variant("3 blocks", "conv blocks", {"blocks": 3}),
         seed_variant("2 FC layers", "FC layers", {"fc_layers": 2}),
         seed_variant("3 FC layers", "FC layers", {"fc_layers": 3}),
-        Variant("FastNet", "fast model",
-                engine.recipe("fast", model_kwargs={"input_size": size}, epochs=base.epochs)),
+        Variant("FastNet", "fast model", engine.recipe("fast", model_kwargs={"input_size": size}, epochs=base.epochs)),
     ]
 
 
@@ -68,8 +67,11 @@ def full_size_grid() -> list[Variant]:
     return [
         Variant("seed recipe, 224 px", "baseline (224 px)", base),
         Variant("Adam, 224 px", "optimizer (224 px)", dataclasses.replace(base, optimizer="adam")),
-        Variant("1 conv / block, 224 px", "convs per block (224 px)",
-                dataclasses.replace(base, model_kwargs={"convs_per_block": 1})),
+        Variant(
+            "1 conv / block, 224 px",
+            "convs per block (224 px)",
+            dataclasses.replace(base, model_kwargs={"convs_per_block": 1}),
+        ),
         Variant("FastNet default recipe", "default recipe", engine.recipe("fast")),
     ]
 
@@ -80,8 +82,11 @@ def design_grid(size: int = ABLATION_SIZE) -> list[Variant]:
     fast = engine.recipe("fast", model_kwargs={"input_size": size}, epochs=8)
 
     def variant(name: str, model_kwargs: dict | None = None, **changes) -> Variant:
-        return Variant(name, "FastNet design", dataclasses.replace(
-            fast, model_kwargs={"input_size": size, **(model_kwargs or {})}, **changes))
+        return Variant(
+            name,
+            "FastNet design",
+            dataclasses.replace(fast, model_kwargs={"input_size": size, **(model_kwargs or {})}, **changes),
+        )
 
     return [
         Variant("FastNet", "fast model", fast),  # the ablation grid's FastNet runs, shared via the cache
@@ -116,17 +121,33 @@ def _run_key(cfg: engine.TrainConfig, data: PreparedData, profile: config.Profil
     from brainlib import audit
     from brainlib.data import DECODER_VERSION
 
-    blob = json.dumps({"cfg": dataclasses.asdict(cfg), "data": audit.combined_fingerprint(data.train, data.test),
-                       "val": data.val.paths, "leak_free": np.flatnonzero(data.leak_free).tolist(),
-                       "decoder": DECODER_VERSION, "profile": profile.name, "version": ABLATION_VERSION},
-                      sort_keys=True)
+    blob = json.dumps(
+        {
+            "cfg": dataclasses.asdict(cfg),
+            "data": audit.combined_fingerprint(data.train, data.test),
+            "val": data.val.paths,
+            "leak_free": np.flatnonzero(data.leak_free).tolist(),
+            "decoder": DECODER_VERSION,
+            "profile": profile.name,
+            "version": ABLATION_VERSION,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def run_ablation(variants: list[Variant] | None = None, seeds: int | list[int] | None = None, force: bool = False,
-                 root: str | os.PathLike | None = None, profile: config.Profile | None = None,
-                 cache_dir: str | os.PathLike | None = None, progress: bool = True, workers: int = 1,
-                 scheduler: str | None = None, threads: int | None = None) -> pd.DataFrame:
+def run_ablation(
+    variants: list[Variant] | None = None,
+    seeds: int | list[int] | None = None,
+    force: bool = False,
+    root: str | os.PathLike | None = None,
+    profile: config.Profile | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    workers: int = 1,
+    scheduler: str | None = None,
+    threads: int | None = None,
+) -> pd.DataFrame:
     """Train every variant × seed (``seeds``: a count, or a list of seeds) that is not cached yet; return
     one row per run.
 
@@ -162,19 +183,30 @@ def run_ablation(variants: list[Variant] | None = None, seeds: int | list[int] |
             cached = _read_cached(path, key) if not force else None
             if cached is None:
                 slots.append(len(rows))
-                jobs.append({"name": v.name, "group": v.group, "cfg": cfg, "key": key, "path": str(path),
-                             "root": None if root is None else str(root), "profile": profile,
-                             "threads": sweep.threads_per_job(workers, threads) if parallel else threads})
+                jobs.append(
+                    {
+                        "name": v.name,
+                        "group": v.group,
+                        "cfg": cfg,
+                        "key": key,
+                        "path": str(path),
+                        "root": None if root is None else str(root),
+                        "profile": profile,
+                        "threads": sweep.threads_per_job(workers, threads) if parallel else threads,
+                    }
+                )
             rows.append(None if cached is None else {**cached, "variant": v.name, "group": v.group})
 
     def announce(record):
         if progress:
-            print(f"trained {record['variant']}, seed {record['seed']}: validation {record['val_acc']:.4f}",
-                  flush=True)
+            print(f"trained {record['variant']}, seed {record['seed']}: validation {record['val_acc']:.4f}", flush=True)
 
     if progress and jobs:
-        where = f"the Dask cluster at {scheduler}" if scheduler else (
-            f"{workers} local worker processes" if workers > 1 else "this process")
+        where = (
+            f"the Dask cluster at {scheduler}"
+            if scheduler
+            else (f"{workers} local worker processes" if workers > 1 else "this process")
+        )
         print(f"training {len(jobs)} run(s) on {where} ...", flush=True)
     _PREPARED.clear()
     _PREPARED.update({(s, None if root is None else str(root), profile): d for s, d in data.items()})
@@ -238,14 +270,28 @@ def _ablation_run(v: Variant, cfg: engine.TrainConfig, d: PreparedData, key: str
     history = run.history
     env = engine.environment()
     return {
-        "key": key, "variant": v.name, "group": v.group, "seed": cfg.seed, "model": cfg.model,
+        "key": key,
+        "variant": v.name,
+        "group": v.group,
+        "seed": cfg.seed,
+        "model": cfg.model,
         "parameters": count_parameters(build_model(cfg.model, **cfg.model_kwargs)),
-        "epochs": len(history), "best_epoch": run.best_epoch, "val_acc": run.best_val_acc,
-        "official_acc": float((pred == y).mean()), "leak_free_acc": float((pred == y)[d.leak_free].mean()),
-        "seconds_per_epoch": float(history["seconds"].median()), "train_seconds": run.train_seconds,
-        "synthetic": d.synthetic, "torch": str(torch.__version__), "device": run.device, "threads": env["threads"],
-        "environment": env, "predictions": pred.tolist(), "labels": y.tolist(),
-        "leak_free": d.leak_free.tolist(), "history": history.to_dict("records"),
+        "epochs": len(history),
+        "best_epoch": run.best_epoch,
+        "val_acc": run.best_val_acc,
+        "official_acc": float((pred == y).mean()),
+        "leak_free_acc": float((pred == y)[d.leak_free].mean()),
+        "seconds_per_epoch": float(history["seconds"].median()),
+        "train_seconds": run.train_seconds,
+        "synthetic": d.synthetic,
+        "torch": str(torch.__version__),
+        "device": run.device,
+        "threads": env["threads"],
+        "environment": env,
+        "predictions": pred.tolist(),
+        "labels": y.tolist(),
+        "leak_free": d.leak_free.tolist(),
+        "history": history.to_dict("records"),
     }
 
 
@@ -289,8 +335,9 @@ def compare_variants(runs: pd.DataFrame, a: str, b: str) -> dict:
     out = {"comparison": f"{b} vs {a}", "seeds": len(seeds)}
     for label, col in (("validation", "val_acc"), ("official", "official_acc"), ("leak-free", "leak_free_acc")):
         out[f"Δ {label} (pp)"] = 100 * float((rb[col] - ra[col]).mean())
-    out["p paired t (validation)"] = (float(ttest_rel(rb["val_acc"], ra["val_acc"]).pvalue)
-                                      if len(seeds) > 1 else float("nan"))
+    out["p paired t (validation)"] = (
+        float(ttest_rel(rb["val_acc"], ra["val_acc"]).pvalue) if len(seeds) > 1 else float("nan")
+    )
     for label, masked in (("official", False), ("leak-free", True)):
         ps = []
         for s in seeds:

@@ -157,22 +157,26 @@ class AuditReport:
     def pairs(self) -> pd.DataFrame:
         """One row per Testing image with its nearest Training image and their labels."""
         cls = np.array(config.CLASSES)
-        return pd.DataFrame({
-            "test_path": self.test.paths,
-            "test_label": cls[self.test.labels.numpy()],
-            "train_path": [self.train.paths[i] for i in self.nearest_train],
-            "train_label": cls[self.train.labels.numpy()[self.nearest_train]],
-            "distance": self.nearest_distance,
-            "exact": self.exact_cross,
-        })
+        return pd.DataFrame(
+            {
+                "test_path": self.test.paths,
+                "test_label": cls[self.test.labels.numpy()],
+                "train_path": [self.train.paths[i] for i in self.nearest_train],
+                "train_label": cls[self.train.labels.numpy()[self.nearest_train]],
+                "distance": self.nearest_distance,
+                "exact": self.exact_cross,
+            }
+        )
 
     def summary(self) -> dict:
         labels = self.test.labels.numpy()
         per_class = {
-            c: {"test_images": int((labels == i).sum()),
+            c: {
+                "test_images": int((labels == i).sum()),
                 "exact_cross": int((self.exact_cross & (labels == i)).sum()),
                 "near_cross": int((self.near_cross & (labels == i)).sum()),
-                "leak_free": int((self.leak_free & (labels == i)).sum())}
+                "leak_free": int((self.leak_free & (labels == i)).sum()),
+            }
             for i, c in enumerate(config.CLASSES)
         }
         group_sizes = np.bincount(self.train_groups)
@@ -182,9 +186,12 @@ class AuditReport:
             near = 0
             if len(va) and len(tr):
                 near = int((nearest(self.train_hashes[va], self.train_hashes[tr])[1] <= self.threshold).sum())
-            split = {"validation_images": int(len(va)), "validation_train_part_images": int(len(tr)),
-                     "training_images_kept_out_of_validation": int(len(self.split.kept_in_training)),
-                     "validation_images_with_train_neighbour": near}
+            split = {
+                "validation_images": int(len(va)),
+                "validation_train_part_images": int(len(tr)),
+                "training_images_kept_out_of_validation": int(len(self.split.kept_in_training)),
+                "validation_images_with_train_neighbour": near,
+            }
         return {
             "threshold": self.threshold,
             "group_threshold": GROUP_THRESHOLD,
@@ -255,8 +262,21 @@ def run_audit(
     conflicts["cross"] = cross_conflicts
     split = validation_split(train, hashes=tr_h) if len(tr_h) else None
     groups = split.groups if split is not None else np.zeros(0, int)
-    return AuditReport(threshold, train, test, tr_h, te_h, nn_idx, nn_dist, exact_cross, groups, split,
-                       exact_within, conflicts, time.perf_counter() - t0)
+    return AuditReport(
+        threshold,
+        train,
+        test,
+        tr_h,
+        te_h,
+        nn_idx,
+        nn_dist,
+        exact_cross,
+        groups,
+        split,
+        exact_within,
+        conflicts,
+        time.perf_counter() - t0,
+    )
 
 
 # ----------------------------------------------------------------------------- leak-free subset file
@@ -336,8 +356,13 @@ class ValidationSplit:
     val_with_train_neighbour: int  # validation images with a training-part image within ``threshold``: 0
 
 
-def validation_split(train: ImageSet, threshold: int = GROUP_THRESHOLD, val_fraction: float = VAL_FRACTION,
-                     seed: int = SPLIT_SEED, hashes: np.ndarray | None = None) -> ValidationSplit:
+def validation_split(
+    train: ImageSet,
+    threshold: int = GROUP_THRESHOLD,
+    val_fraction: float = VAL_FRACTION,
+    seed: int = SPLIT_SEED,
+    hashes: np.ndarray | None = None,
+) -> ValidationSplit:
     """Stratified train/validation split of Training in which no validation image has a training-part
     image within pHash distance ``threshold``: components at the threshold stay whole, and components
     larger than :data:`MAX_VALIDATION_GROUP` of the validation target stay on the training side."""
@@ -351,8 +376,10 @@ def validation_split(train: ImageSet, threshold: int = GROUP_THRESHOLD, val_frac
     kept = sizes[groups] > max(10.0, MAX_VALIDATION_GROUP * target) if len(groups) else np.zeros(0, bool)
     movable = np.flatnonzero(~kept)
     if len(np.unique(groups[movable])) < 2:
-        raise ValueError(f"cannot form a validation split: {len(movable)} of {len(labels)} Training images lie "
-                         f"outside near-duplicate components too large to move")
+        raise ValueError(
+            f"cannot form a validation split: {len(movable)} of {len(labels)} Training images lie "
+            f"outside near-duplicate components too large to move"
+        )
     folds = max(2, int(np.ceil(len(movable) / max(target, 1.0))))  # validation ≈ target, never above it
     folds = max(2, min(folds, len(np.unique(groups[movable]))))
     try:
@@ -368,8 +395,9 @@ def validation_split(train: ImageSet, threshold: int = GROUP_THRESHOLD, val_frac
 
 
 # ----------------------------------------------------------------------------- shortcuts
-def shortcut_table(root: str | os.PathLike | None = None, split: str = "Training",
-                   max_per_class: int | None = None) -> pd.DataFrame:
+def shortcut_table(
+    root: str | os.PathLike | None = None, split: str = "Training", max_per_class: int | None = None
+) -> pd.DataFrame:
     """Per-image file mode, file size, original size, brightness and border brightness, with class."""
     images = load_split(split, 224, root, max_per_class)
     rows = []
@@ -377,9 +405,19 @@ def shortcut_table(root: str | os.PathLike | None = None, split: str = "Training
         with Image.open(images.root / rel) as im:
             mode, (w, h) = im.mode, im.size
         border = np.concatenate([img[:8].ravel(), img[-8:].ravel(), img[:, :8].ravel(), img[:, -8:].ravel()])
-        rows.append({"path": rel, "label": config.CLASSES[label], "mode": mode, "width": w, "height": h,
-                     "file_kb": (images.root / rel).stat().st_size / 1024, "brightness": float(img.mean()),
-                     "border_brightness": float(border.mean()), "dark_fraction": float((img < 10).mean())})
+        rows.append(
+            {
+                "path": rel,
+                "label": config.CLASSES[label],
+                "mode": mode,
+                "width": w,
+                "height": h,
+                "file_kb": (images.root / rel).stat().st_size / 1024,
+                "brightness": float(img.mean()),
+                "border_brightness": float(border.mean()),
+                "dark_fraction": float((img < 10).mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -399,11 +437,18 @@ def shortcut_scores(table: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         "brightness": table[["brightness", "dark_fraction"]].to_numpy(),
         "border brightness": table[["border_brightness"]].to_numpy(),
     }
-    rows = [{"cue": "majority class (baseline)",
-             "cv_accuracy": cross_val_score(DummyClassifier(), np.zeros((len(y), 1)), y, cv=5).mean()}]
+    rows = [
+        {
+            "cue": "majority class (baseline)",
+            "cv_accuracy": cross_val_score(DummyClassifier(), np.zeros((len(y), 1)), y, cv=5).mean(),
+        }
+    ]
     for name, X in cues.items():
-        model = (DecisionTreeClassifier(max_depth=3, random_state=seed) if X.shape[1] == 1 else
-                 make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)))
+        model = (
+            DecisionTreeClassifier(max_depth=3, random_state=seed)
+            if X.shape[1] == 1
+            else make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        )
         rows.append({"cue": name, "cv_accuracy": cross_val_score(model, X, y, cv=5).mean()})
     return pd.DataFrame(rows)
 

@@ -10,12 +10,17 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import time
 import warnings
 from pathlib import Path
 
 from brainlib import config
+from brainlib.errors import BadInput, DataError
+
+# Nothing heavy is imported at module level (torch, numpy, pandas load inside the commands): `brainlib --help`
+# answers in well under a second.
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -62,17 +67,23 @@ def cmd_audit(args) -> int:
 
     report = audit.run_audit(args.data, threshold=args.threshold)
     summary = report.summary()
-    if args.write:
+    # the committed subset file describes the project's dataset: auditing another folder never overwrites it
+    own_data = args.data is None or Path(args.data).expanduser().resolve() == config.data_dir().resolve()
+    if args.write and own_data:
         audit.write_leak_free(report)
     if args.json:
         print(json.dumps(summary, indent=2))
         return EXIT_OK
-    print(f"Training {summary['training_images']} images, Testing {summary['testing_images']} images "
-          f"(pHash threshold {summary['threshold']}, {summary['seconds']:.1f}s)")
+    print(
+        f"Training {summary['training_images']} images, Testing {summary['testing_images']} images "
+        f"(pHash threshold {summary['threshold']}, {summary['seconds']:.1f}s)"
+    )
     n = summary["testing_images"]
-    for key, label in (("exact_cross_test_images", "Testing images with a pixel-identical Training image"),
-                       ("near_cross_test_images", "Testing images with a near duplicate in Training"),
-                       ("leak_free_test_images", "leak-free Testing images")):
+    for key, label in (
+        ("exact_cross_test_images", "Testing images with a pixel-identical Training image"),
+        ("near_cross_test_images", "Testing images with a near duplicate in Training"),
+        ("leak_free_test_images", "leak-free Testing images"),
+    ):
         print(f"  {label:55s} {summary[key]:5d} ({summary[key] / max(n, 1):.1%})")
     print(f"  exact duplicates within splits: {summary['exact_within']}; label conflicts: {summary['label_conflicts']}")
     print("  per class (Testing images / exact / near / leak-free):")
@@ -81,9 +92,17 @@ def cmd_audit(args) -> int:
     return EXIT_OK
 
 
+def _device(args, announce: bool = True):
+    """The device for this command (one-line error, exit 2, when it is not available), announced on stdout in
+    text mode (JSON results carry it as ``device``)."""
+    device = config.get_device(getattr(args, "device", None))
+    if announce and not getattr(args, "json", False):
+        print(f"device: {config.describe_device(device)}", flush=True)
+    return device
+
+
 def cmd_train(args) -> int:
     from brainlib import engine
-    from brainlib.data import DataError
     from brainlib.evaluation import train_and_evaluate
     from brainlib.models import MODELS
 
@@ -104,10 +123,20 @@ def cmd_train(args) -> int:
         problems.append(f"--out {out}: cannot write into {out.parent}")
     if problems:  # every problem, one line each, before any data is loaded or anything is trained
         raise DataError("\n".join(f"{'brainlib: error: ' if i else ''}{p}" for i, p in enumerate(problems)))
+    device = _device(args)
     recipe_name = args.recipe or ("seed" if args.model == "seed" else "fast")
-    cfg = engine.recipe(recipe_name, model=args.model, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
-                        batch_size=args.batch_size, seed=args.seed)
-    result = train_and_evaluate(cfg, out, root=args.data, resume=not args.restart, progress=not args.json)
+    cfg = engine.recipe(
+        recipe_name,
+        model=args.model,
+        epochs=args.epochs,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    result = train_and_evaluate(
+        cfg, out, root=args.data, resume=not args.restart, progress=not args.json, device=device
+    )
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -123,8 +152,10 @@ def _metrics_text(result: dict) -> str:
     for name, key in (("official Testing", None), ("leak-free Testing", "leak_free")):
         m = result[key] if key else result
         lo, hi = m.get("accuracy_ci95", (float("nan"), float("nan")))
-        lines.append(f"{name:18s} n={m['n']:5d}  accuracy {m['accuracy']:.4f} (95% CI {lo:.4f}–{hi:.4f})  "
-                     f"macro-F1 {m['macro_f1']:.4f}")
+        lines.append(
+            f"{name:18s} n={m['n']:5d}  accuracy {m['accuracy']:.4f} (95% CI {lo:.4f}–{hi:.4f})  "
+            f"macro-F1 {m['macro_f1']:.4f}"
+        )
     return "\n".join(lines)
 
 
@@ -132,30 +163,38 @@ def cmd_evaluate(args) -> int:
     from brainlib.evaluation import evaluate_checkpoint
 
     t0 = time.perf_counter()
-    result = evaluate_checkpoint(args.checkpoint, root=args.data, tta=args.tta)
+    device = _device(args, announce=False)
+    result = evaluate_checkpoint(args.checkpoint, root=args.data, tta=args.tta, device=device)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"checkpoint {args.checkpoint}  ({result['model']})")
+        print(f"checkpoint {args.checkpoint}  ({result['model']}; device: {config.describe_device(device)})")
         print(_metrics_text(result))
     return EXIT_OK
+
+
+PREDICT_BATCH = 64  # images decoded and classified together
 
 
 def cmd_predict(args) -> int:
     import numpy as np
     import torch
 
-    from brainlib.data import DataError, iter_image_files, load_image
+    from brainlib.data import iter_image_files, load_image
     from brainlib.engine import load_checkpoint, predict_proba
 
-    model, ckpt = load_checkpoint(args.checkpoint)
+    device = config.get_device(args.device)
+    model, ckpt = load_checkpoint(args.checkpoint, device=device)
     size = ckpt["preprocessing"]["size"]
     tta = ckpt.get("tta", False)
     synthetic = bool(ckpt.get("train_config", {}).get("synthetic", False))
     if synthetic:
-        print("brainlib: warning: this checkpoint was trained on SYNTHETIC phantom data; its predictions say "
-              "nothing about real MRI", file=sys.stderr)
+        print(
+            "brainlib: warning: this checkpoint was trained on SYNTHETIC phantom data; its predictions say "
+            "nothing about real MRI",
+            file=sys.stderr,
+        )
     status = EXIT_OK
 
     def report_error(path, msg):
@@ -164,6 +203,25 @@ def cmd_predict(args) -> int:
         _err(_printable(msg))
         if args.json:
             print(json.dumps({"path": _printable(path), "error": _printable(msg)}), flush=True)
+
+    def emit(f, probs):
+        if not np.isfinite(probs).all():
+            report_error(f, f"{f}: the model produced non-finite probabilities for this image")
+            return
+        label = config.CLASSES[int(probs.argmax())]
+        pdict = {c: round(float(p), 6) for c, p in zip(config.CLASSES, probs)}
+        shown = _printable(f)
+        if args.json:
+            record = {"path": shown, "label": label, "probabilities": pdict}
+            print(json.dumps({**record, "synthetic": True} if synthetic else record), flush=True)
+        else:
+            print(
+                f"{shown}: {label}  ("
+                + ", ".join(f"{c} {p:.3f}" for c, p in pdict.items())
+                + ")"
+                + ("  [SYNTHETIC model]" if synthetic else ""),
+                flush=True,
+            )
 
     files: list[Path] = []
     for arg in args.paths:
@@ -179,25 +237,30 @@ def cmd_predict(args) -> int:
             files += found
         else:
             files.append(p)
-    for f in files:
-        try:
-            image = torch.from_numpy(load_image(f, size)).unsqueeze(0)
-        except DataError as e:
-            report_error(f, str(e))
-            continue
-        probs = predict_proba(model, image, tta=tta)[0]
-        if not np.isfinite(probs).all():
-            report_error(f, f"{f}: the model produced non-finite probabilities for this image")
-            continue
-        label = config.CLASSES[int(probs.argmax())]
-        pdict = {c: round(float(p), 6) for c, p in zip(config.CLASSES, probs)}
-        shown = _printable(f)
-        if args.json:
-            record = {"path": shown, "label": label, "probabilities": pdict}
-            print(json.dumps({**record, "synthetic": True} if synthetic else record), flush=True)
-        else:
-            print(f"{shown}: {label}  (" + ", ".join(f"{c} {p:.3f}" for c, p in pdict.items()) + ")"
-                  + ("  [SYNTHETIC model]" if synthetic else ""), flush=True)
+    bar = None
+    if len(files) > PREDICT_BATCH and sys.stderr.isatty():  # a progress bar for long folders, on a terminal only
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(files), unit="img", file=sys.stderr, leave=False)
+    for start in range(0, len(files), PREDICT_BATCH):
+        chunk = files[start : start + PREDICT_BATCH]
+        decoded: list = []  # an image array, or the error message, per file (reported in file order)
+        for f in chunk:
+            try:
+                decoded.append(load_image(f, size))
+            except DataError as e:
+                decoded.append(str(e))
+        images = [d for d in decoded if not isinstance(d, str)]
+        probs = iter(predict_proba(model, torch.from_numpy(np.stack(images)), tta=tta) if images else [])
+        for f, d in zip(chunk, decoded):
+            if isinstance(d, str):
+                report_error(f, d)
+            else:
+                emit(f, next(probs))
+        if bar is not None:
+            bar.update(len(files[start : start + PREDICT_BATCH]))
+    if bar is not None:
+        bar.close()
     return status
 
 
@@ -217,16 +280,39 @@ def _fold_list(text: str) -> list[int]:
     return folds
 
 
+def _check_sweep_args(args) -> None:
+    problems = [
+        f"{name} must be at least 1, got {v}"
+        for name, v in (("--workers", args.workers), ("--threads", args.threads))
+        if v is not None and v < 1
+    ]
+    if problems:
+        raise DataError("; ".join(problems))
+    if args.device:
+        os.environ[config.DEVICE_ENV] = args.device  # worker processes inherit it
+    _device(args)
+
+
 def cmd_crossval(args) -> int:
     from brainlib import crossval
-    from brainlib.data import DataError
+
+    _check_sweep_args(args)
 
     t0 = time.perf_counter()
     try:
-        records = crossval.run_crossval(args.dataset, args.model, args.folds, root=args.data, force=args.force,
-                                        progress=not args.json)
+        records = crossval.run_crossval(
+            args.dataset,
+            args.model,
+            args.folds,
+            root=args.data,
+            force=args.force,
+            progress=not args.json,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            threads=args.threads,
+        )
     except ValueError as e:
-        if isinstance(e, DataError):
+        if isinstance(e, BadInput):
             raise
         raise DataError(str(e)) from None
     summary = crossval.summarize(records)
@@ -235,19 +321,76 @@ def cmd_crossval(args) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
         return EXIT_OK
-    print(f"{args.dataset}, model {args.model}: patient-level cross-validation "
-          f"({summary['trained_now']} fold(s) trained now, the rest from results/crossval/)")
+    print(
+        f"{args.dataset}, model {args.model}: patient-level cross-validation "
+        f"({summary['trained_now']} fold(s) trained now, the rest from results/crossval/)"
+    )
     for f in summary["folds"]:
-        print(f"  fold {f['fold']}  n={f['n']:4d}  accuracy {f['accuracy']:.4f}  macro-F1 {f['macro_f1']:.4f}  "
-              f"(validation fold {f['val_fold']}, best epoch {f['best_epoch']})")
+        print(
+            f"  fold {f['fold']}  n={f['n']:4d}  accuracy {f['accuracy']:.4f}  macro-F1 {f['macro_f1']:.4f}  "
+            f"(validation fold {f['val_fold']}, best epoch {f['best_epoch']})"
+        )
     ci = summary["accuracy_ci95"]
     ci_text = f" (95% CI over folds {ci[0]:.4f}–{ci[1]:.4f})" if ci else ""
-    print(f"  mean accuracy {summary['mean_accuracy']:.4f} ± {summary['std_accuracy']:.4f}{ci_text}, "
-          f"macro-F1 {summary['mean_macro_f1']:.4f}")
+    print(
+        f"  mean accuracy {summary['mean_accuracy']:.4f} ± {summary['std_accuracy']:.4f}{ci_text}, "
+        f"macro-F1 {summary['mean_macro_f1']:.4f}"
+    )
     if "pointing_game" in summary:
         pg = summary["pointing_game"]
-        print(f"  pointing game (Grad-CAM peak in the tumor box, {pg['images']} correct images): "
-              f"{pg['gradcam']['hit_rate']:.3f}; centred prior {pg['centre_prior']['hit_rate']:.3f}")
+        print(
+            f"  pointing game (Grad-CAM peak in the tumor box, {pg['images']} correct images): "
+            f"{pg['gradcam']['hit_rate']:.3f}; centred prior {pg['centre_prior']['hit_rate']:.3f}"
+        )
+    return EXIT_OK
+
+
+GRIDS = {
+    "ablation": "ablation_grid",
+    "full-size": "full_size_grid",
+    "design": "design_grid",
+    "learning-rate": "learning_rate_grid",
+}
+
+
+def cmd_ablation(args) -> int:
+    from brainlib import ablation
+
+    _check_sweep_args(args)
+    if args.seeds is not None and args.seeds < 1:
+        raise DataError(f"--seeds must be at least 1, got {args.seeds}")
+    t0 = time.perf_counter()
+    variants = getattr(ablation, GRIDS[args.grid])()
+    runs = ablation.run_ablation(
+        variants,
+        seeds=args.seeds,
+        force=args.force,
+        root=args.data,
+        progress=not args.json,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        threads=args.threads,
+    )
+    summary = ablation.ablation_summary(runs)
+    seconds = round(time.perf_counter() - t0, 2)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "grid": args.grid,
+                    "runs": len(runs),
+                    "seconds": seconds,
+                    "summary": json.loads(summary.reset_index().to_json(orient="records")),
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.precision", 2):
+        print(summary.drop(columns=["group"]))
+    print(f"{len(runs)} runs in {seconds:.1f}s")
     return EXIT_OK
 
 
@@ -257,10 +400,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("fetch", help="download a dataset or import a local folder/zip")
-    p.add_argument("--dataset", default="brain-tumor-mri", choices=["brain-tumor-mri", "figshare-cheng", "tcga-lgg"],
-                   help="which dataset (default: the Kaggle Brain Tumor MRI set)")
-    p.add_argument("--from", dest="source",
-                   help="local folder or .zip (default: download: Kaggle for brain-tumor-mri and tcga-lgg, figshare)")
+    p.add_argument(
+        "--dataset",
+        default="brain-tumor-mri",
+        choices=["brain-tumor-mri", "figshare-cheng", "tcga-lgg"],
+        help="which dataset (default: the Kaggle Brain Tumor MRI set)",
+    )
+    p.add_argument(
+        "--from",
+        dest="source",
+        help="local folder or .zip (default: download: Kaggle for brain-tumor-mri and tcga-lgg, figshare)",
+    )
     p.add_argument("--dest", help="where to put it (default: the dataset's environment variable or data/<dataset>)")
     p.set_defaults(func=cmd_fetch)
 
@@ -268,8 +418,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
     p.add_argument("--threshold", type=int, default=None, help="pHash Hamming distance for near duplicates")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--no-write", dest="write", action="store_false",
-                   help="do not update the leak-free subset file results/leak_free_testing.txt")
+    p.add_argument(
+        "--no-write",
+        dest="write",
+        action="store_false",
+        help="do not update the leak-free subset file results/leak_free_testing.txt (only an audit "
+        "of the configured dataset, $BRAINLIB_DATA_DIR, ever updates it)",
+    )
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("train", help="train a model, write a checkpoint, report Testing metrics")
@@ -284,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
     p.add_argument("--restart", action="store_true", help="ignore an interrupted run's resume state")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _device_arg(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("crossval", help="patient-level cross-validation on a dataset with folds (figshare-cheng)")
@@ -293,27 +449,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=_fold_list, help="comma-separated test folds (default: all)")
     p.add_argument("--force", action="store_true", help="retrain folds even when their results are cached")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    _sweep_args(p)
     p.set_defaults(func=cmd_crossval)
+
+    p = sub.add_parser("ablation", help="train an ablation grid over seeds (cached under results/ablation/)")
+    p.add_argument(
+        "--grid",
+        default="ablation",
+        choices=sorted(GRIDS),
+        help="ablation: the seed recipe's one-change variants at 112 px; full-size: the headline "
+        "checks at 224 px; design: FastNet's design choices; learning-rate: Adam vs Adamax LRs",
+    )
+    p.add_argument("--seeds", type=int, help="seeds per variant (default: the profile's, 5 in full)")
+    p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
+    p.add_argument("--force", action="store_true", help="retrain runs even when they are cached")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _sweep_args(p)
+    p.set_defaults(func=cmd_ablation)
 
     p = sub.add_parser("evaluate", help="metrics on the official Testing split and its leak-free subset")
     p.add_argument("--checkpoint", default=str(config.DEFAULT_CHECKPOINT))
     p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
     p.add_argument("--tta", action="store_true", default=None, help="average with horizontally flipped input")
     p.add_argument("--json", action="store_true")
+    _device_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify image files or folders of images")
     p.add_argument("paths", nargs="+", metavar="IMAGE_OR_DIR")
     p.add_argument("--checkpoint", default=str(config.DEFAULT_CHECKPOINT))
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    _device_arg(p)
     p.set_defaults(func=cmd_predict)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from brainlib.data import DataError
-    from brainlib.engine import CheckpointError
+def _device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: $BRAINLIB_DEVICE, else cuda → mps → cpu)")
 
+
+def _sweep_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=1, help="train missing runs on N local processes (default 1)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a Dask scheduler (tcp://host:8786): runs go to its cluster (pip install 'brainlib[cluster]')",
+    )
+    p.add_argument("--threads", type=int, help="torch threads per run (default: cores / workers)")
+    _device_arg(p)
+
+
+def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C: the resume state of the last epoch is kept
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "threshold", 0) is None:
         from brainlib.audit import DEFAULT_THRESHOLD
@@ -325,23 +515,35 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         _err(f"BRAINLIB_PROFILE: {e}")
         return EXIT_BAD_INPUT
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (e.g. called from a worker thread): leave SIGTERM alone
+        previous = None
     try:
         return args.func(args)
     except BrokenPipeError:  # the reader went away (e.g. `| head -1`): stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
-    except (DataError, CheckpointError) as e:
+    except BadInput as e:
         _err(str(e))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        _err("interrupted")
+        _err(
+            "interrupted (rerun the same command to resume a training run from its last finished epoch)"
+            if args.command == "train"
+            else "interrupted"
+        )
         return 130
     except Exception as e:  # noqa: BLE001 — anything else is our bug: one line, traceback on request
         if os.environ.get("BRAINLIB_DEBUG"):
             raise
         _err(f"internal error: {type(e).__name__}: {e} (set BRAINLIB_DEBUG=1 for a traceback)")
         return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

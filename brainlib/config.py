@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from brainlib.errors import DataError, DeviceError
+
 if TYPE_CHECKING:
     import torch
 
@@ -34,9 +36,14 @@ def data_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Where decoded uint8 arrays are cached (``BRAINLIB_CACHE_DIR`` overrides)."""
+    """Where decoded uint8 arrays are cached (``BRAINLIB_CACHE_DIR`` overrides); a path that exists and is
+    not a folder is refused with a :class:`DataError`."""
     env = os.environ.get("BRAINLIB_CACHE_DIR")
-    return Path(env).expanduser() if env else PROJ_ROOT / "data" / "cache"
+    path = Path(env).expanduser() if env else PROJ_ROOT / "data" / "cache"
+    if path.exists() and not path.is_dir():
+        source = "BRAINLIB_CACHE_DIR" if env else "the cache folder"
+        raise DataError(f"{source} {path} is a file, not a folder; point it at a folder brainlib may write")
+    return path
 
 
 DATA_DIR = data_dir()
@@ -80,10 +87,6 @@ DEVICE_ENV = "BRAINLIB_DEVICE"
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
-class DeviceError(ValueError):
-    """A device the user asked for that this machine does not have."""
-
-
 def get_device(prefer: str | None = None) -> torch.device:
     """The device everything runs on: ``prefer`` (e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), else
     ``$BRAINLIB_DEVICE``, else the first available of cuda → mps → cpu (``"auto"``).
@@ -102,8 +105,9 @@ def get_device(prefer: str | None = None) -> torch.device:
     try:
         device = torch.device(choice)
     except (RuntimeError, ValueError):
-        raise DeviceError(f"{source} {choice!r} is not a device; choose one of {', '.join(DEVICE_CHOICES)} "
-                          "(or cuda:N)") from None
+        raise DeviceError(
+            f"{source} {choice!r} is not a device; choose one of {', '.join(DEVICE_CHOICES)} (or cuda:N)"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DeviceError(f"{source} {choice!r}: no CUDA GPU is available on this machine")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():

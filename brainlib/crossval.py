@@ -58,13 +58,29 @@ def _subsample(table: pd.DataFrame, profile: config.Profile) -> pd.DataFrame:
     return table.groupby(["fold", "label"], sort=False).head(max(2, n // 4)).reset_index(drop=True)
 
 
-def _run_key(cfg: engine.TrainConfig, dataset: str, fingerprint: str, table: pd.DataFrame, test_fold: int,
-             profile: config.Profile) -> str:
+def _run_key(
+    cfg: engine.TrainConfig,
+    dataset: str,
+    fingerprint: str,
+    table: pd.DataFrame,
+    test_fold: int,
+    profile: config.Profile,
+) -> str:
     from brainlib.data import DECODER_VERSION
 
-    blob = json.dumps({"cfg": dataclasses.asdict(cfg), "dataset": dataset, "data": fingerprint,
-                       "folds": table["fold"].tolist(), "test_fold": test_fold, "decoder": DECODER_VERSION,
-                       "profile": profile.name, "version": CV_VERSION}, sort_keys=True)
+    blob = json.dumps(
+        {
+            "cfg": dataclasses.asdict(cfg),
+            "dataset": dataset,
+            "data": fingerprint,
+            "folds": table["fold"].tolist(),
+            "test_fold": test_fold,
+            "decoder": DECODER_VERSION,
+            "profile": profile.name,
+            "version": CV_VERSION,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -75,7 +91,7 @@ def box_masks(table: pd.DataFrame, size: int) -> np.ndarray:
     for i, (xc, yc, w, h) in enumerate(table[["x_center", "y_center", "width", "height"]].to_numpy(float)):
         x0, x1 = int(np.floor((xc - w / 2) * size)), int(np.ceil((xc + w / 2) * size))
         y0, y1 = int(np.floor((yc - h / 2) * size)), int(np.ceil((yc + h / 2) * size))
-        masks[i, max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
+        masks[i, max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
     return masks
 
 
@@ -116,14 +132,17 @@ def centred_prior(size: int, sigma: float = PRIOR_SIGMA) -> np.ndarray:
     return g / g.max()
 
 
-def gradcam_maps(model: torch.nn.Module, images_uint8: torch.Tensor, classes, batch: int = 64,
-                 stage: int = -1) -> np.ndarray:
+def gradcam_maps(
+    model: torch.nn.Module, images_uint8: torch.Tensor, classes, batch: int = 64, stage: int = -1
+) -> np.ndarray:
     """Grad-CAM maps (N×H×W, at the input size) of ``classes`` in batches (``stage``: see
     :func:`brainlib.explain.target_layer`)."""
     from brainlib.explain import gradcam
 
-    out = [gradcam(model, images_uint8[i:i + batch], classes[i:i + batch], stage=stage)
-           for i in range(0, len(classes), batch)]
+    out = [
+        gradcam(model, images_uint8[i : i + batch], classes[i : i + batch], stage=stage)
+        for i in range(0, len(classes), batch)
+    ]
     return np.concatenate(out) if out else np.zeros((0, *images_uint8.shape[1:]), np.float32)
 
 
@@ -133,14 +152,17 @@ def _downsample(cam: np.ndarray, size: int = CAM_EXAMPLE_SIZE) -> list[list[int]
 
 
 # ----------------------------------------------------------------------------- one fold
-def run_fold(cfg: engine.TrainConfig, data: datasets.LabeledImages, test_fold: int, key: str,
-             progress: bool = True) -> dict:
+def run_fold(
+    cfg: engine.TrainConfig, data: datasets.LabeledImages, test_fold: int, key: str, progress: bool = True
+) -> dict:
     """Train on the training folds, select the epoch on the validation fold, score ``test_fold``."""
     t0 = time.perf_counter()
     table = data.table
     train_folds, val_fold = fold_plan(sorted(table["fold"].unique()), test_fold)
-    split = {name: table["fold"].isin(f).to_numpy() for name, f in
-             (("train", train_folds), ("val", [val_fold]), ("test", [test_fold]))}
+    split = {
+        name: table["fold"].isin(f).to_numpy()
+        for name, f in (("train", train_folds), ("val", [val_fold]), ("test", [test_fold]))
+    }
     train, val, test = (data.subset(split[s]) for s in ("train", "val", "test"))
     run = engine.train(cfg, train.images, val.images, progress=progress)
     model, history = run.model, run.history
@@ -149,16 +171,33 @@ def run_fold(cfg: engine.TrainConfig, data: datasets.LabeledImages, test_fold: i
     m = classification_metrics(y, pred, classes=data.spec.classes)
     env = engine.environment()
     record = {
-        "key": key, "dataset": data.spec.name, "classes": list(data.spec.classes), "fold": int(test_fold),
-        "train_folds": [int(f) for f in train_folds], "val_fold": int(val_fold), "train_images": len(train.table),
-        "val_images": len(val.table), "n": m["n"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+        "key": key,
+        "dataset": data.spec.name,
+        "classes": list(data.spec.classes),
+        "fold": int(test_fold),
+        "train_folds": [int(f) for f in train_folds],
+        "val_fold": int(val_fold),
+        "train_images": len(train.table),
+        "val_images": len(val.table),
+        "n": m["n"],
+        "accuracy": m["accuracy"],
+        "macro_f1": m["macro_f1"],
         "per_class_recall": {c: v["recall"] for c, v in m["per_class"].items()},
-        "confusion_matrix": m["confusion_matrix"], "epochs": len(history), "best_epoch": run.best_epoch,
-        "val_acc": run.best_val_acc, "train_seconds": run.train_seconds,
-        "config": dataclasses.asdict(cfg), "torch": torch.__version__, "threads": env["threads"],
-        "device": run.device, "environment": env,
-        "index": test.table["index"].astype(int).tolist(), "labels": y.tolist(), "predictions": pred.tolist(),
-        "probabilities": np.round(probs, 5).tolist(), "history": history.to_dict("records"),
+        "confusion_matrix": m["confusion_matrix"],
+        "epochs": len(history),
+        "best_epoch": run.best_epoch,
+        "val_acc": run.best_val_acc,
+        "train_seconds": run.train_seconds,
+        "config": dataclasses.asdict(cfg),
+        "torch": torch.__version__,
+        "threads": env["threads"],
+        "device": run.device,
+        "environment": env,
+        "index": test.table["index"].astype(int).tolist(),
+        "labels": y.tolist(),
+        "predictions": pred.tolist(),
+        "probabilities": np.round(probs, 5).tolist(),
+        "history": history.to_dict("records"),
     }
     if {"x_center", "width"} <= set(test.table.columns) and len(test.table):
         record["pointing"] = _pointing_record(model, train, test, pred, y)
@@ -186,8 +225,16 @@ def _pointing_record(model, train: datasets.LabeledImages, test: datasets.Labele
             examples = []
             for want_hit in (True, False):
                 idx = np.flatnonzero(correct & (hit == want_hit))[:CAM_EXAMPLES]
-                examples += [{"index": int(test.table["index"].iloc[i]), "label": int(y[i]), "hit": bool(want_hit),
-                              "energy": float(energy[i]), "cam": _downsample(cams[i])} for i in idx]
+                examples += [
+                    {
+                        "index": int(test.table["index"].iloc[i]),
+                        "label": int(y[i]),
+                        "hit": bool(want_hit),
+                        "energy": float(energy[i]),
+                        "cam": _downsample(cams[i]),
+                    }
+                    for i in idx
+                ]
             out["examples"] = examples
     centre = centred_prior(size)
     train_boxes = box_masks(train.table, size).mean(0)  # where tumors lie in the training folds
@@ -213,10 +260,19 @@ def _cam_grid(model, stage: int, size: int) -> int:
 
 
 # ----------------------------------------------------------------------------- all folds
-def run_crossval(dataset: str = "figshare-cheng", model: str = "default", folds: list[int] | None = None,
-                 root: str | os.PathLike | None = None, profile: config.Profile | None = None, force: bool = False,
-                 cache_dir: str | os.PathLike | None = None, progress: bool = True, workers: int = 1,
-                 scheduler: str | None = None, threads: int | None = None) -> list[dict]:
+def run_crossval(
+    dataset: str = "figshare-cheng",
+    model: str = "default",
+    folds: list[int] | None = None,
+    root: str | os.PathLike | None = None,
+    profile: config.Profile | None = None,
+    force: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    workers: int = 1,
+    scheduler: str | None = None,
+    threads: int | None = None,
+) -> list[dict]:
     """Every requested fold's record (see :func:`run_fold`), from the cache or trained now.
 
     Missing folds train in this process, on ``workers`` local processes, or on the Dask cluster at
@@ -246,10 +302,21 @@ def run_crossval(dataset: str = "figshare-cheng", model: str = "default", folds:
         record = _read_cached(path, key) if not force else None
         if record is None:
             slots.append(len(records))
-            jobs.append({"dataset": dataset, "model": model, "cfg": cfg, "fold": k, "key": key, "path": str(path),
-                         "root": str(root), "profile": profile, "fingerprint": fingerprint,
-                         "progress": progress and not parallel,
-                         "threads": sweep.threads_per_job(workers, threads) if parallel else threads})
+            jobs.append(
+                {
+                    "dataset": dataset,
+                    "model": model,
+                    "cfg": cfg,
+                    "fold": k,
+                    "key": key,
+                    "path": str(path),
+                    "root": str(root),
+                    "profile": profile,
+                    "fingerprint": fingerprint,
+                    "progress": progress and not parallel,
+                    "threads": sweep.threads_per_job(workers, threads) if parallel else threads,
+                }
+            )
         records.append(record)
     if jobs:
         _check_decodable(dataset, str(root), profile, cfg, fingerprint)  # one clear error before any fold trains
@@ -259,8 +326,11 @@ def run_crossval(dataset: str = "figshare-cheng", model: str = "default", folds:
             print(f"fold {record['fold']} done: accuracy {record['accuracy']:.4f}", flush=True)
 
     if progress and jobs:
-        where = f"the Dask cluster at {scheduler}" if scheduler else (
-            f"{workers} local worker processes" if workers > 1 else "this process")
+        where = (
+            f"the Dask cluster at {scheduler}"
+            if scheduler
+            else (f"{workers} local worker processes" if workers > 1 else "this process")
+        )
         print(f"training {model} on {dataset}: {len(jobs)} fold(s) on {where} ...", flush=True)
     for slot, record in zip(slots, sweep.run_jobs(_fold_job, jobs, workers, scheduler, on_done=announce)):
         records[slot] = {**record, "trained_now": True}
@@ -282,8 +352,7 @@ def _read_cached(path: Path, key: str) -> dict | None:
 
 
 @functools.lru_cache(maxsize=2)
-def _fold_data(dataset: str, root: str, profile: config.Profile, size: int,
-               fingerprint: str) -> datasets.LabeledImages:
+def _fold_data(dataset: str, root: str, profile: config.Profile, size: int, fingerprint: str) -> datasets.LabeledImages:
     """The dataset's images at ``size``, once per process and content ``fingerprint`` (a worker reuses them for
     every fold it trains, and reloads when the files changed)."""
     spec = datasets.get(dataset)
@@ -291,8 +360,9 @@ def _fold_data(dataset: str, root: str, profile: config.Profile, size: int,
     return datasets.load(dataset, size, root, table)
 
 
-def _check_decodable(dataset: str, root: str, profile: config.Profile, cfg: engine.TrainConfig,
-                     fingerprint: str) -> None:
+def _check_decodable(
+    dataset: str, root: str, profile: config.Profile, cfg: engine.TrainConfig, fingerprint: str
+) -> None:
     from brainlib.models import build_model
 
     size = build_model(cfg.model, **cfg.model_kwargs).input_size
@@ -300,8 +370,10 @@ def _check_decodable(dataset: str, root: str, profile: config.Profile, cfg: engi
     expected = len(_subsample(spec.table(root), profile))
     data = _fold_data(dataset, root, profile, size, fingerprint)
     if len(data.table) != expected:
-        raise datasets.DataError(f"{dataset}: {expected - len(data.table)} images could not be "
-                                 "decoded; fix or remove them before cross-validating")
+        raise datasets.DataError(
+            f"{dataset}: {expected - len(data.table)} images could not be "
+            "decoded; fix or remove them before cross-validating"
+        )
 
 
 def _fold_job(job: dict) -> dict:
@@ -333,20 +405,36 @@ def summarize(records: list[dict]) -> dict:
     classes = records[0]["classes"] if records else []
     pooled = np.sum([r["confusion_matrix"] for r in records], axis=0) if records else np.zeros((0, 0))
     out = {
-        "model": records[0]["model"] if records else None, "dataset": records[0]["dataset"] if records else None,
+        "model": records[0]["model"] if records else None,
+        "dataset": records[0]["dataset"] if records else None,
         "profile": records[0].get("profile") if records else None,
-        "folds": [{"fold": r["fold"], "n": r["n"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-                   "val_fold": r["val_fold"], "best_epoch": r["best_epoch"], "val_acc": r["val_acc"],
-                   "per_class_recall": r["per_class_recall"], "confusion_matrix": r["confusion_matrix"],
-                   "train_seconds": r["train_seconds"], "wall_seconds": r["wall_seconds"]} for r in records],
-        "mean_accuracy": float(acc.mean()) if k else float("nan"), "std_accuracy": sd,
+        "folds": [
+            {
+                "fold": r["fold"],
+                "n": r["n"],
+                "accuracy": r["accuracy"],
+                "macro_f1": r["macro_f1"],
+                "val_fold": r["val_fold"],
+                "best_epoch": r["best_epoch"],
+                "val_acc": r["val_acc"],
+                "per_class_recall": r["per_class_recall"],
+                "confusion_matrix": r["confusion_matrix"],
+                "train_seconds": r["train_seconds"],
+                "wall_seconds": r["wall_seconds"],
+            }
+            for r in records
+        ],
+        "mean_accuracy": float(acc.mean()) if k else float("nan"),
+        "std_accuracy": sd,
         "accuracy_ci95": [float(acc.mean() - half), float(acc.mean() + half)] if k > 1 else None,
         "mean_macro_f1": float(f1.mean()) if k else float("nan"),
         "std_macro_f1": float(f1.std(ddof=1)) if k > 1 else float("nan"),
         "pooled_accuracy": float(np.trace(pooled) / pooled.sum()) if pooled.sum() else float("nan"),
-        "pooled_confusion_matrix": pooled.tolist(), "classes": classes,
-        "pooled_recall": {c: float(pooled[i, i] / pooled[i].sum()) if pooled[i].sum() else float("nan")
-                          for i, c in enumerate(classes)},
+        "pooled_confusion_matrix": pooled.tolist(),
+        "classes": classes,
+        "pooled_recall": {
+            c: float(pooled[i, i] / pooled[i].sum()) if pooled[i].sum() else float("nan") for i, c in enumerate(classes)
+        },
         "train_seconds": float(sum(r["train_seconds"] for r in records)),
         "wall_seconds": float(sum(r["wall_seconds"] for r in records)),
     }
@@ -362,24 +450,38 @@ def pointing_summary(records: list[dict], tolerance: float = POINTING_TOLERANCE)
     centred and training-box priors (no model)."""
     correct = np.concatenate([np.asarray(r["predictions"]) == np.asarray(r["labels"]) for r in records])
     boxes = np.concatenate([np.asarray(r["pointing"]["boxes"], float).reshape(-1, 4) for r in records])
-    out = {"images": int(correct.sum()), "tolerance": tolerance,
-           "cam_size": records[0]["pointing"]["cam_size"] if records else None,
-           "cam_size_fine": records[0]["pointing"]["cam_size_fine"] if records else None}
-    for label, peak_key, energy_key in (("gradcam", "peak", "energy"), ("gradcam_fine", "peak_fine", "energy_fine"),
-                                        ("centre_prior", "centre_prior_peak", "centre_prior_energy"),
-                                        ("box_prior", "box_prior_peak", "box_prior_energy")):
-        pts = np.concatenate([np.broadcast_to(np.asarray(r["pointing"][peak_key], float).reshape(-1, 2),
-                                              (len(r["labels"]), 2)) for r in records])
+    out = {
+        "images": int(correct.sum()),
+        "tolerance": tolerance,
+        "cam_size": records[0]["pointing"]["cam_size"] if records else None,
+        "cam_size_fine": records[0]["pointing"]["cam_size_fine"] if records else None,
+    }
+    for label, peak_key, energy_key in (
+        ("gradcam", "peak", "energy"),
+        ("gradcam_fine", "peak_fine", "energy_fine"),
+        ("centre_prior", "centre_prior_peak", "centre_prior_energy"),
+        ("box_prior", "box_prior_peak", "box_prior_energy"),
+    ):
+        pts = np.concatenate(
+            [
+                np.broadcast_to(np.asarray(r["pointing"][peak_key], float).reshape(-1, 2), (len(r["labels"]), 2))
+                for r in records
+            ]
+        )
         dist = distance_to_box(pts, boxes)[correct] if len(pts) else np.zeros(0)
         energy = np.concatenate([r["pointing"][energy_key] for r in records])[correct]
-        out[label] = {"hit_rate": float((dist == 0).mean()) if len(dist) else float("nan"),
-                      "hit_rate_tolerant": float((dist <= tolerance).mean()) if len(dist) else float("nan"),
-                      "energy_in_box": float(energy.mean()) if len(energy) else float("nan")}
+        out[label] = {
+            "hit_rate": float((dist == 0).mean()) if len(dist) else float("nan"),
+            "hit_rate_tolerant": float((dist <= tolerance).mean()) if len(dist) else float("nan"),
+            "energy_in_box": float(energy.mean()) if len(energy) else float("nan"),
+        }
     out["per_fold_hit_rate"] = {}
     for r in records:
         ok = np.asarray(r["predictions"]) == np.asarray(r["labels"])
-        d = distance_to_box(np.asarray(r["pointing"]["peak"], float).reshape(-1, 2),
-                            np.asarray(r["pointing"]["boxes"], float).reshape(-1, 4))
+        d = distance_to_box(
+            np.asarray(r["pointing"]["peak"], float).reshape(-1, 2),
+            np.asarray(r["pointing"]["boxes"], float).reshape(-1, 4),
+        )
         out["per_fold_hit_rate"][r["fold"]] = float((d[ok] == 0).mean()) if ok.any() else float("nan")
     return out
 

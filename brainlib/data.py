@@ -28,15 +28,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 
 from brainlib import config
+from brainlib.errors import DataError  # noqa: F401 (re-exported: brainlib.data.DataError)
 
 KAGGLE_DATASET = "masoudnickparvar/brain-tumor-mri-dataset"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 MAX_PIXELS = 40_000_000  # decompression-bomb guard: ~6300×6300; MRI slices are far smaller
 NORM_MEAN, NORM_STD = 0.5, 0.5
-
-
-class DataError(ValueError):
-    """A problem with the user's data: wrong layout, unreadable image, ..."""
 
 
 def warn(message: str) -> None:
@@ -126,9 +123,7 @@ def validate_layout(root: str | os.PathLike) -> Path:
     """Check ``root`` holds Training/ and Testing/ with the four class folders; return it."""
     root = Path(root).expanduser()
     if not root.exists():
-        raise DataError(
-            f"dataset folder {root} does not exist; run 'brainlib fetch' or set BRAINLIB_DATA_DIR"
-        )
+        raise DataError(f"dataset folder {root} does not exist; run 'brainlib fetch' or set BRAINLIB_DATA_DIR")
     if not root.is_dir():
         raise DataError(f"dataset path {root} is not a folder")
     missing = [f"{s}/{c}" for s in config.SPLITS for c in config.CLASSES if not (root / s / c).is_dir()]
@@ -234,11 +229,15 @@ def safe_extract(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
                     raise DataError(f"{archive}: refused, entry {info.filename!r} points outside the folder")
                 total += info.file_size
                 if info.file_size > 1 << 20 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
-                    raise DataError(f"{archive}: refused, entry {info.filename!r} expands "
-                                    f"{info.file_size // max(info.compress_size, 1)}× (zip bomb guard)")
+                    raise DataError(
+                        f"{archive}: refused, entry {info.filename!r} expands "
+                        f"{info.file_size // max(info.compress_size, 1)}× (zip bomb guard)"
+                    )
             if total > MAX_UNZIPPED_BYTES:
-                raise DataError(f"{archive}: refused, it would expand to {total / 2**30:.1f} GiB "
-                                f"(limit {MAX_UNZIPPED_BYTES / 2**30:.0f} GiB)")
+                raise DataError(
+                    f"{archive}: refused, it would expand to {total / 2**30:.1f} GiB "
+                    f"(limit {MAX_UNZIPPED_BYTES / 2**30:.0f} GiB)"
+                )
             into.mkdir(parents=True, exist_ok=True)
             zf.extractall(into)
     except zipfile.BadZipFile as e:
@@ -249,8 +248,9 @@ def safe_extract(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
 def find_dataset_root(folder: Path) -> Path:
     """The shallowest non-hidden folder at or below ``folder`` that holds Training/ and Testing/
     (zips made on a Mac carry a ``__MACOSX`` shadow copy that must not win)."""
-    subfolders = [p for p in folder.rglob("*") if p.is_dir()
-                  and not any(is_hidden(part) for part in p.relative_to(folder).parts)]
+    subfolders = [
+        p for p in folder.rglob("*") if p.is_dir() and not any(is_hidden(part) for part in p.relative_to(folder).parts)
+    ]
     for candidate in [folder, *sorted(subfolders, key=lambda p: (len(p.parts), str(p)))]:
         if all((candidate / s).is_dir() for s in config.SPLITS):
             return candidate
@@ -342,13 +342,17 @@ class ImageSet:
     def subset(self, index) -> ImageSet:
         index = torch.as_tensor(index, dtype=torch.long)
         return ImageSet(
-            self.images[index], self.labels[index], [self.paths[i] for i in index.tolist()],
-            self.root, self.fingerprint,
+            self.images[index],
+            self.labels[index],
+            [self.paths[i] for i in index.tolist()],
+            self.root,
+            self.fingerprint,
         )
 
 
 def decode_many(files: list[Path], size: int, workers: int = 2) -> tuple[np.ndarray, list[int], list[str]]:
     """Decode files in parallel threads; returns stacked images, indices kept, and error lines."""
+
     def one(f: Path):
         try:
             return load_image(f, size), None
@@ -377,11 +381,15 @@ def load_split(
     """Decoded, resized images of one split, from the on-disk uint8 cache when possible."""
     root = validate_layout(root or config.data_dir())
     scan = scan_split(root, split, max_per_class)
+    empty = [name for name, n in scan.counts().items() if n == 0]
+    if empty:
+        raise DataError(f"{root / split}: no images in {', '.join(empty)} (every class folder needs images)")
     return load_files(root, scan.paths, scan.labels, size, tag=split, use_cache=use_cache)
 
 
-def load_files(root: Path, paths: list[str], labels: list[int], size: int, tag: str = "images",
-               use_cache: bool = True) -> ImageSet:
+def load_files(
+    root: Path, paths: list[str], labels: list[int], size: int, tag: str = "images", use_cache: bool = True
+) -> ImageSet:
     """Decode the listed files (relative to ``root``) at ``size``² px through the on-disk uint8 cache.
 
     The one decode → cache path of every dataset. Unreadable files are skipped with a warning each and
@@ -394,8 +402,14 @@ def load_files(root: Path, paths: list[str], labels: list[int], size: int, tag: 
         try:
             with np.load(cache_file) as z:
                 meta = json.loads(str(z["meta"]))
-                return ImageSet(torch.from_numpy(z["images"]), torch.from_numpy(z["labels"]),
-                                meta["paths"], root, fp, meta["errors"])
+                return ImageSet(
+                    torch.from_numpy(z["images"]),
+                    torch.from_numpy(z["labels"]),
+                    meta["paths"],
+                    root,
+                    fp,
+                    meta["errors"],
+                )
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
             warn(f"image cache {cache_file} is unreadable (truncated or corrupt); rebuilding it")
     images, kept, errors = decode_many([root / p for p in paths], size)
@@ -413,9 +427,7 @@ def load_files(root: Path, paths: list[str], labels: list[int], size: int, tag: 
 
 
 # ----------------------------------------------------------------------------- splits
-def train_val_split(
-    labels, groups=None, val_fraction: float = 0.15, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
+def train_val_split(labels, groups=None, val_fraction: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic stratified train/validation indices of Training.
 
     The validation share is 1/k for k = round(1 / ``val_fraction``) folds (0.15 → 1/7 ≈ 0.143).
@@ -433,9 +445,15 @@ def train_val_split(
 
 
 # ----------------------------------------------------------------------------- tensors
-def augment_batch(x: torch.Tensor, rotate: float = 10.0, translate: float = 0.06,
-                  scale: tuple[float, float] = (0.9, 1.1), brightness: float = 0.2, contrast: float = 0.2,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor,
+    rotate: float = 10.0,
+    translate: float = 0.06,
+    scale: tuple[float, float] = (0.9, 1.1),
+    brightness: float = 0.2,
+    contrast: float = 0.2,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Mild augmentation of a float batch in [0, 1] (N×C×H×W), each image with its own random draw:
     horizontal flip, rotation ±``rotate``°, shift ±``translate`` of the size, zoom in ``scale``,
     brightness and contrast ±20 %. Background fills with black, like the scans.
@@ -453,8 +471,9 @@ def augment_batch(x: torch.Tensor, rotate: float = 10.0, translate: float = 0.06
     flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
     shift = uniform(-2 * translate, 2 * translate, 2)  # affine_grid works in [-1, 1] coordinates
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
-                         torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos * flip, -sin, shift[:, 0]], 1), torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1
+    )
     grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
     x = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
@@ -525,8 +544,14 @@ def make_loader(
 ) -> DataLoader:
     """A DataLoader safe on 2-core laptops and in notebooks (no worker processes by default)."""
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      num_workers=num_workers, persistent_workers=num_workers > 0)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
 
 
 SYNTHETIC_MARKER = "SYNTHETIC_DATA.txt"

@@ -54,8 +54,10 @@ class DatasetSpec:
         """The validated index of the dataset at ``root`` (see :meth:`root`)."""
         root = self.root(root)
         if not root.exists():
-            raise DataError(f"{self.name}: dataset folder {root} does not exist; run 'brainlib fetch --dataset "
-                            f"{self.name}' or set {self.env_var}")
+            raise DataError(
+                f"{self.name}: dataset folder {root} does not exist; run 'brainlib fetch --dataset "
+                f"{self.name}' or set {self.env_var}"
+            )
         if not root.is_dir():
             raise DataError(f"{self.name}: dataset path {root} is not a folder")
         table = self.index(root)
@@ -102,8 +104,10 @@ def _figshare_index(root: Path) -> pd.DataFrame:
     label, x_center, y_center, width, height as fractions of the image size)."""
     name = "figshare-cheng"
     if not (root / "images").is_dir():
-        raise DataError(f"{name}: {root} has no images/ folder (expected images/<class>/<index>.jpg, folds.csv, "
-                        "boxes.csv; 'brainlib fetch --dataset figshare-cheng' makes this layout)")
+        raise DataError(
+            f"{name}: {root} has no images/ folder (expected images/<class>/<index>.jpg, folds.csv, "
+            "boxes.csv; 'brainlib fetch --dataset figshare-cheng' makes this layout)"
+        )
     folds = _read_csv(root / "folds.csv", ["index", "label", "fold"], name)
     files = {}
     for f in iter_image_files(root / "images"):
@@ -121,8 +125,9 @@ def _figshare_index(root: Path) -> pd.DataFrame:
         boxes = _read_csv(boxes_file, ["index", "x_center", "y_center", "width", "height"], name)
         table = table.merge(boxes.drop(columns=["label"], errors="ignore"), on="index", how="left")
     table["fold"] = table["fold"].astype(int)
-    return table[["path", "label", "fold", "index", *[c for c in ("x_center", "y_center", "width", "height")
-                                                      if c in table]]]
+    return table[
+        ["path", "label", "fold", "index", *[c for c in ("x_center", "y_center", "width", "height") if c in table]]
+    ]
 
 
 TCGA_SEQUENCES = ("flair", "precontrast", "postcontrast")
@@ -145,12 +150,22 @@ def _tcga_index(root: Path) -> pd.DataFrame:
                 missing += 1
                 continue
             mask = f"masks/{r.patient}_{r.slice}.png"
-            rows.append({"path": rel, "label": TCGA_KINDS[r.kind], "sequence": seq, "patient": r.patient,
-                         "slice": int(r.slice), "kind": r.kind,
-                         "mask": mask if (root / mask).is_file() else None})
+            rows.append(
+                {
+                    "path": rel,
+                    "label": TCGA_KINDS[r.kind],
+                    "sequence": seq,
+                    "patient": r.patient,
+                    "slice": int(r.slice),
+                    "kind": r.kind,
+                    "mask": mask if (root / mask).is_file() else None,
+                }
+            )
     if not rows:
-        raise DataError(f"{name}: {root} has none of the images slices.csv lists (expected "
-                        f"{'|'.join(TCGA_SEQUENCES)}/{'|'.join(TCGA_KINDS)}/<patient>_<slice>.png)")
+        raise DataError(
+            f"{name}: {root} has none of the images slices.csv lists (expected "
+            f"{'|'.join(TCGA_SEQUENCES)}/{'|'.join(TCGA_KINDS)}/<patient>_<slice>.png)"
+        )
     if missing:
         warn(f"{name}: {missing} images listed in slices.csv are missing; skipped")
     return pd.DataFrame(rows)
@@ -158,20 +173,37 @@ def _tcga_index(root: Path) -> pd.DataFrame:
 
 DATASETS: dict[str, DatasetSpec] = {
     "brain-tumor-mri": DatasetSpec(
-        name="brain-tumor-mri", title="Kaggle Brain Tumor MRI Dataset (Training/Testing)", classes=config.CLASSES,
-        env_var="BRAINLIB_DATA_DIR", folder="brain-tumor-mri", index=_kaggle_index,
+        name="brain-tumor-mri",
+        title="Kaggle Brain Tumor MRI Dataset (Training/Testing)",
+        classes=config.CLASSES,
+        env_var="BRAINLIB_DATA_DIR",
+        folder="brain-tumor-mri",
+        index=_kaggle_index,
         role="main dataset: training, official and leak-free Testing",
-        citation="M. Nickparvar, Brain Tumor MRI Dataset, Kaggle (masoudnickparvar/brain-tumor-mri-dataset)"),
+        citation="M. Nickparvar, Brain Tumor MRI Dataset, Kaggle (masoudnickparvar/brain-tumor-mri-dataset)",
+    ),
     "figshare-cheng": DatasetSpec(
-        name="figshare-cheng", title="figshare brain tumor dataset (Cheng et al.), T1-CE, 233 patients",
-        classes=FIGSHARE_CLASSES, env_var="BRAINLIB_FIGSHARE_DIR", folder="figshare-cheng", index=_figshare_index,
-        role="patient-level benchmark: the authors' 5 folds, train on 4, test on the 5th", groups="fold",
-        citation="J. Cheng et al., PLoS ONE 10(10): e0140381, 2015; figshare article 1512427 (CC BY 4.0)"),
+        name="figshare-cheng",
+        title="figshare brain tumor dataset (Cheng et al.), T1-CE, 233 patients",
+        classes=FIGSHARE_CLASSES,
+        env_var="BRAINLIB_FIGSHARE_DIR",
+        folder="figshare-cheng",
+        index=_figshare_index,
+        role="patient-level benchmark: the authors' 5 folds, train on 4, test on the 5th",
+        groups="fold",
+        citation="J. Cheng et al., PLoS ONE 10(10): e0140381, 2015; figshare article 1512427 (CC BY 4.0)",
+    ),
     "tcga-lgg": DatasetSpec(
-        name="tcga-lgg", title="TCGA-LGG (Buda et al.), 3 sequences, tumor and tumor-free slices",
-        classes=("glioma", "notumor"), env_var="BRAINLIB_TCGA_DIR", folder="tcga-lgg", index=_tcga_index,
-        role="external test only: never trained on, never used to choose anything", groups="patient",
-        citation="M. Buda, A. Saha, M. A. Mazurowski, Computers in Biology and Medicine 109, 2019"),
+        name="tcga-lgg",
+        title="TCGA-LGG (Buda et al.), 3 sequences, tumor and tumor-free slices",
+        classes=("glioma", "notumor"),
+        env_var="BRAINLIB_TCGA_DIR",
+        folder="tcga-lgg",
+        index=_tcga_index,
+        role="external test only: never trained on, never used to choose anything",
+        groups="patient",
+        citation="M. Buda, A. Saha, M. A. Mazurowski, Computers in Biology and Medicine 109, 2019",
+    ),
 }
 
 
@@ -204,8 +236,9 @@ class LabeledImages:
         return LabeledImages(self.spec, self.images.subset(idx), self.table.iloc[idx].reset_index(drop=True))
 
 
-def load(name: str, size: int, root: str | os.PathLike | None = None, table: pd.DataFrame | None = None
-         ) -> LabeledImages:
+def load(
+    name: str, size: int, root: str | os.PathLike | None = None, table: pd.DataFrame | None = None
+) -> LabeledImages:
     """Images of dataset ``name`` (all of them, or the rows of ``table``) decoded at ``size``² px."""
     spec = get(name)
     root = spec.root(root)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from brainlib import __version__, config
 from brainlib.data import NORM_MEAN, NORM_STD, ImageSet, TensorImageDataset, make_loader, to_model_input
+from brainlib.errors import CheckpointError
 from brainlib.models import build_model
 
 if TYPE_CHECKING:  # pandas is imported where a history is built: `brainlib predict` does not need it
@@ -50,8 +51,17 @@ class TrainConfig:
 
 RECIPES: dict[str, TrainConfig] = {
     # The published recipe: Adamax lr 1e-3, 8 epochs, batch 32, no augmentation, no schedule.
-    "seed": TrainConfig(model="seed", optimizer="adamax", lr=1e-3, weight_decay=0.0, epochs=8, batch_size=32,
-                        scheduler="none", label_smoothing=0.0, augment=False),
+    "seed": TrainConfig(
+        model="seed",
+        optimizer="adamax",
+        lr=1e-3,
+        weight_decay=0.0,
+        epochs=8,
+        batch_size=32,
+        scheduler="none",
+        label_smoothing=0.0,
+        augment=False,
+    ),
     # The fast recipe: FastNet (1×160×160), AdamW + one-cycle, label smoothing, batched augmentation,
     # flip test-time augmentation.
     "fast": TrainConfig(tta=True),
@@ -87,16 +97,15 @@ def make_scheduler(name: str, optimizer, lr: float, epochs: int, steps_per_epoch
         total = epochs * steps_per_epoch
         if total < 8:  # too few steps for warm-up and annealing (smoke runs): constant learning rate
             return None
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total,
-                                                   pct_start=max(0.25, 2.5 / total))
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=lr, total_steps=total, pct_start=max(0.25, 2.5 / total)
+        )
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
     raise ValueError(f"unknown scheduler {name!r}; choose none, onecycle or cosine")
 
 
 # ----------------------------------------------------------------------------- checkpoints
-class CheckpointError(ValueError):
-    """A file that cannot be used as a brainlib checkpoint."""
 
 
 def atomic_save(obj, path: str | os.PathLike) -> None:
@@ -120,8 +129,13 @@ def checkpoint_dict(model: nn.Module, cfg: TrainConfig, **meta) -> dict:
         "model_name": cfg.model,
         "model_kwargs": kwargs,
         "classes": list(config.CLASSES),
-        "preprocessing": {"size": int(model.input_size), "channels": int(model.in_channels),
-                          "grayscale_decode": True, "mean": NORM_MEAN, "std": NORM_STD},
+        "preprocessing": {
+            "size": int(model.input_size),
+            "channels": int(model.in_channels),
+            "grayscale_decode": True,
+            "mean": NORM_MEAN,
+            "std": NORM_STD,
+        },
         "train_config": dataclasses.asdict(cfg),
         "tta": bool(cfg.tta),
         "environment": environment(),
@@ -135,9 +149,15 @@ def environment() -> dict:
     reproduces bit for bit only with the same torch build, thread count and device (see the README)."""
     import platform
 
-    return {"python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(np.__version__),
-            "brainlib": __version__, "threads": torch.get_num_threads(), "platform": platform.machine(),
-            "cuda": None if torch.version.cuda is None else str(torch.version.cuda)}
+    return {
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+        "numpy": str(np.__version__),
+        "brainlib": __version__,
+        "threads": torch.get_num_threads(),
+        "platform": platform.machine(),
+        "cuda": None if torch.version.cuda is None else str(torch.version.cuda),
+    }
 
 
 def _one_line(e: Exception, limit: int = 160) -> str:
@@ -202,14 +222,16 @@ def _metadata_problem(ckpt: dict) -> str | None:
             if not (0 <= v <= limit):
                 return f"model argument {key!r} = {value!r} is out of range (0..{limit})"
     state = ckpt["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                               for k, v in state.items()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         return "state_dict is not a mapping of names to tensors"
     return None
 
 
-def load_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT,
-                    device: str | torch.device | None = None) -> tuple[nn.Module, dict]:
+def load_checkpoint(
+    path: str | os.PathLike = config.DEFAULT_CHECKPOINT, device: str | torch.device | None = None
+) -> tuple[nn.Module, dict]:
     """Model (in eval mode, on ``device``: default as :func:`brainlib.config.get_device`) and metadata from a
     checkpoint file."""
     device = device if isinstance(device, torch.device) else config.get_device(device)
@@ -224,8 +246,10 @@ def load_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT,
         raise CheckpointError(f"{path}: weights do not fit model {ckpt['model_name']!r} ({_one_line(e)})") from None
     bad = [k for k, v in ckpt["state_dict"].items() if torch.is_floating_point(v) and not torch.isfinite(v).all()]
     if bad:
-        raise CheckpointError(f"{path}: {len(bad)} weight tensor(s) hold NaN or infinite values (e.g. {bad[0]}); "
-                              "the checkpoint is unusable")
+        raise CheckpointError(
+            f"{path}: {len(bad)} weight tensor(s) hold NaN or infinite values (e.g. {bad[0]}); "
+            "the checkpoint is unusable"
+        )
     return model.to(device).eval(), ckpt
 
 
@@ -255,8 +279,17 @@ def use_amp(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def run_epoch(model, loader, loss_fn, optimizer=None, scheduler=None, augment: bool = False, desc: str = "",
-              progress: bool = True, device: torch.device | None = None):
+def run_epoch(
+    model,
+    loader,
+    loss_fn,
+    optimizer=None,
+    scheduler=None,
+    augment: bool = False,
+    desc: str = "",
+    progress: bool = True,
+    device: torch.device | None = None,
+):
     """One pass over ``loader`` (uint8 batches); trains when ``optimizer`` is given. Batches are moved to
     ``device`` (default: the model's) before conversion, so augmentation runs there too.
 
@@ -362,32 +395,63 @@ def train(
         loader = make_loader(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)
         t0 = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = run_epoch(model, loader, loss_fn, optimizer, scheduler, cfg.augment,
-                                          desc=f"epoch {epoch}/{cfg.epochs}", progress=progress, device=device)
+        train_loss, train_acc = run_epoch(
+            model,
+            loader,
+            loss_fn,
+            optimizer,
+            scheduler,
+            cfg.augment,
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            progress=progress,
+            device=device,
+        )
         seconds = time.perf_counter() - t0
         val_loss, val_acc = run_epoch(model, make_loader(val_ds, 256), loss_fn, progress=False, device=device)
-        history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-                        "val_acc": val_acc, "lr": lr, "seconds": seconds,
-                        "images_per_s": len(train_ds) / seconds})
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "lr": lr,
+                "seconds": seconds,
+                "images_per_s": len(train_ds) / seconds,
+            }
+        )
         if val_acc > best["val_acc"]:
-            best = {"val_acc": val_acc, "epoch": epoch,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+            best = {
+                "val_acc": val_acc,
+                "epoch": epoch,
+                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            }
             patience_left = cfg.early_stopping
         elif patience_left is not None:
             patience_left -= 1
         if progress:
-            print(f"epoch {epoch:2d}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
-                  f"val loss {val_loss:.4f} acc {val_acc:.4f}  {seconds:.1f}s")
+            print(
+                f"epoch {epoch:2d}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
+                f"val loss {val_loss:.4f} acc {val_acc:.4f}  {seconds:.1f}s"
+            )
         if resume_path:
-            atomic_save({"train_config": dataclasses.asdict(cfg), "model": model.state_dict(),
-                         "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                         "history": history, "best": best}, resume_path)
+            atomic_save(
+                {
+                    "train_config": dataclasses.asdict(cfg),
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else {},
+                    "history": history,
+                    "best": best,
+                },
+                resume_path,
+            )
 
     model.load_state_dict(best["state"])
     model.eval()
-    result = TrainResult(model, pd.DataFrame(history), int(best["epoch"]), float(best["val_acc"]), str(device),
-                         start_epoch)
+    result = TrainResult(
+        model, pd.DataFrame(history), int(best["epoch"]), float(best["val_acc"]), str(device), start_epoch
+    )
     if out:
         atomic_save(checkpoint_dict(model, cfg, **{**train_metadata(result, train_set), **(extra_meta or {})}), out)
         resume_path.unlink(missing_ok=True)
@@ -396,9 +460,13 @@ def train(
 
 def train_metadata(result: TrainResult, train_set: ImageSet) -> dict:
     """What a checkpoint records about its training run."""
-    return {"history": result.history.to_dict("records"), "best_epoch": result.best_epoch,
-            "best_val_acc": result.best_val_acc, "data_fingerprint": train_set.fingerprint,
-            "trained_on": result.device}
+    return {
+        "history": result.history.to_dict("records"),
+        "best_epoch": result.best_epoch,
+        "best_val_acc": result.best_val_acc,
+        "data_fingerprint": train_set.fingerprint,
+        "trained_on": result.device,
+    }
 
 
 def update_checkpoint(path: str | os.PathLike, **meta) -> None:

@@ -34,8 +34,12 @@ class PreparedData:
     test_clusters: np.ndarray | None = None
 
 
-def prepare_data(size: int, root: str | os.PathLike | None = None, profile: config.Profile | None = None,
-                 threshold: int = audit.DEFAULT_THRESHOLD) -> PreparedData:
+def prepare_data(
+    size: int,
+    root: str | os.PathLike | None = None,
+    profile: config.Profile | None = None,
+    threshold: int = audit.DEFAULT_THRESHOLD,
+) -> PreparedData:
     """Load Training/Testing at ``size``; split Training into train/validation so that no validation image
     has a near duplicate (pHash distance ≤ the audit threshold) in the training part (see
     :func:`brainlib.audit.validation_split`); Testing is only for reporting."""
@@ -50,8 +54,14 @@ def prepare_data(size: int, root: str | os.PathLike | None = None, profile: conf
     split = audit.validation_split(train224, val_fraction=VAL_FRACTION, seed=SPLIT_SEED)
     tr_idx, val_idx = split.train_idx, split.val_idx
     mask = audit.leak_free_mask(test224, train224, threshold)
-    return PreparedData(train_all.subset(tr_idx), train_all.subset(val_idx), test, mask,
-                        is_synthetic(train_all.root), testing_clusters(test224, threshold))
+    return PreparedData(
+        train_all.subset(tr_idx),
+        train_all.subset(val_idx),
+        test,
+        mask,
+        is_synthetic(train_all.root),
+        testing_clusters(test224, threshold),
+    )
 
 
 def metrics_with_ci(y_true, y_pred, seed: int = 0, groups=None) -> dict:
@@ -82,20 +92,23 @@ def metrics_table(views: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_report(model: torch.nn.Module, test: ImageSet, leak_free: np.ndarray, tta: bool = False,
-                clusters: np.ndarray | None = None) -> dict:
+def test_report(
+    model: torch.nn.Module, test: ImageSet, leak_free: np.ndarray, tta: bool = False, clusters: np.ndarray | None = None
+) -> dict:
     """Official Testing metrics with the same metrics on the leak-free subset under ``leak_free``."""
     probs = engine.predict_proba(model, test.images, tta=tta)
     return report_from_predictions(test.labels.numpy(), probs.argmax(1), leak_free, clusters)
 
 
-def report_from_predictions(y: np.ndarray, pred: np.ndarray, leak_free: np.ndarray,
-                            clusters: np.ndarray | None = None) -> dict:
+def report_from_predictions(
+    y: np.ndarray, pred: np.ndarray, leak_free: np.ndarray, clusters: np.ndarray | None = None
+) -> dict:
     """Official and leak-free metrics; intervals resample ``clusters`` (near-duplicate clusters of Testing)
     when given, images otherwise."""
     result = metrics_with_ci(y, pred, groups=clusters)
-    result["leak_free"] = metrics_with_ci(y[leak_free], pred[leak_free],
-                                          groups=None if clusters is None else clusters[leak_free])
+    result["leak_free"] = metrics_with_ci(
+        y[leak_free], pred[leak_free], groups=None if clusters is None else clusters[leak_free]
+    )
     return result
 
 
@@ -111,9 +124,15 @@ def model_size(cfg: engine.TrainConfig) -> int:
     return build_model(cfg.model, **cfg.model_kwargs).input_size
 
 
-def train_and_evaluate(cfg: engine.TrainConfig, out: str | os.PathLike | None = None,
-                       root: str | os.PathLike | None = None, resume: bool = True, progress: bool = True,
-                       profile: config.Profile | None = None, device: str | torch.device | None = None) -> dict:
+def train_and_evaluate(
+    cfg: engine.TrainConfig,
+    out: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    profile: config.Profile | None = None,
+    device: str | torch.device | None = None,
+) -> dict:
     """Train ``cfg`` (validation split for model selection), then report Testing metrics; with ``out`` the
     checkpoint (written and made resumable by :func:`brainlib.engine.train`) also records them."""
     profile = profile or config.get_profile()
@@ -124,16 +143,25 @@ def train_and_evaluate(cfg: engine.TrainConfig, out: str | os.PathLike | None = 
     cfg = dataclasses.replace(cfg, synthetic=data.synthetic)
     t_data = time.perf_counter() - t0
     meta = {"data_fingerprint": audit.combined_fingerprint(data.train, data.test), "profile": profile.name}
-    run = engine.train(cfg, data.train, data.val, out=out, progress=progress, resume=resume, extra_meta=meta,
-                       device=device)
+    run = engine.train(
+        cfg, data.train, data.val, out=out, progress=progress, resume=resume, extra_meta=meta, device=device
+    )
     result = test_report(run.model, data.test, data.leak_free, tta=cfg.tta, clusters=data.test_clusters)
-    result.update({
-        "model": cfg.model, "profile": profile.name, "synthetic": data.synthetic,
-        "best_epoch": run.best_epoch, "best_val_acc": run.best_val_acc, "resumed_at_epoch": run.resumed_at,
-        "train_seconds": run.train_seconds, "data_seconds": round(t_data, 2),
-        "wall_seconds": round(time.perf_counter() - t0, 2), "device": run.device,
-        "environment": engine.environment(),
-    })
+    result.update(
+        {
+            "model": cfg.model,
+            "profile": profile.name,
+            "synthetic": data.synthetic,
+            "best_epoch": run.best_epoch,
+            "best_val_acc": run.best_val_acc,
+            "resumed_at_epoch": run.resumed_at,
+            "train_seconds": run.train_seconds,
+            "data_seconds": round(t_data, 2),
+            "wall_seconds": round(time.perf_counter() - t0, 2),
+            "device": run.device,
+            "environment": engine.environment(),
+        }
+    )
     if out:
         engine.update_checkpoint(out, metrics=_plain(result))
     result["history"] = run.history.to_dict("records")
@@ -160,9 +188,13 @@ class Predictions:
         return self.probs.argmax(1)
 
 
-def checkpoint_predictions(path: str | os.PathLike = config.DEFAULT_CHECKPOINT, root: str | os.PathLike | None = None,
-                           tta: bool | None = None, max_per_class: int | None = None,
-                           device: str | torch.device | None = None) -> Predictions:
+def checkpoint_predictions(
+    path: str | os.PathLike = config.DEFAULT_CHECKPOINT,
+    root: str | os.PathLike | None = None,
+    tta: bool | None = None,
+    max_per_class: int | None = None,
+    device: str | torch.device | None = None,
+) -> Predictions:
     """Load a checkpoint and predict every Testing image (flip TTA as the checkpoint's recipe says)."""
     model, ckpt = engine.load_checkpoint(path, device=device)
     size = ckpt["preprocessing"]["size"]
@@ -170,20 +202,32 @@ def checkpoint_predictions(path: str | os.PathLike = config.DEFAULT_CHECKPOINT, 
     test224 = test if size == 224 else load_split("Testing", 224, root, max_per_class)
     mask = audit.leak_free_mask(test224)
     tta = ckpt.get("tta", False) if tta is None else tta
-    return Predictions(model, ckpt, test, engine.predict_proba(model, test.images, tta=tta), mask,
-                       testing_clusters(test224))
+    return Predictions(
+        model, ckpt, test, engine.predict_proba(model, test.images, tta=tta), mask, testing_clusters(test224)
+    )
 
 
-def evaluate_checkpoint(path: str | os.PathLike = config.DEFAULT_CHECKPOINT, root: str | os.PathLike | None = None,
-                        tta: bool | None = None, max_per_class: int | None = None,
-                        device: str | torch.device | None = None) -> dict:
+def evaluate_checkpoint(
+    path: str | os.PathLike = config.DEFAULT_CHECKPOINT,
+    root: str | os.PathLike | None = None,
+    tta: bool | None = None,
+    max_per_class: int | None = None,
+    device: str | torch.device | None = None,
+) -> dict:
     """Metrics of a checkpoint on the official Testing split and on its leak-free subset."""
     p = checkpoint_predictions(path, root, tta, max_per_class, device)
     result = report_from_predictions(p.labels, p.predicted, p.leak_free, p.clusters)
     tta = p.checkpoint.get("tta", False) if tta is None else tta
-    result.update({"checkpoint": str(Path(path)), "model": p.checkpoint["model_name"], "tta": tta,
-                   "synthetic": is_synthetic(p.test.root) or p.checkpoint["train_config"].get("synthetic", False),
-                   "device": str(next(p.model.parameters()).device), "environment": engine.environment()})
+    result.update(
+        {
+            "checkpoint": str(Path(path)),
+            "model": p.checkpoint["model_name"],
+            "tta": tta,
+            "synthetic": is_synthetic(p.test.root) or p.checkpoint["train_config"].get("synthetic", False),
+            "device": str(next(p.model.parameters()).device),
+            "environment": engine.environment(),
+        }
+    )
     return result
 
 

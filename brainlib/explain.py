@@ -47,8 +47,9 @@ def overlay(image_uint8, heatmap: np.ndarray, image_weight: float = 0.6) -> np.n
     return show_cam_on_image(rgb, heatmap, use_rgb=True, image_weight=image_weight)
 
 
-def explain_image(model: ClassifierModel, image_uint8: torch.Tensor,
-                  tta: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def explain_image(
+    model: ClassifierModel, image_uint8: torch.Tensor, tta: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities and the Grad-CAM heat map of the predicted class for one uint8 H×W image (what
     :func:`brainlib.viz.prediction_panel` draws)."""
     from brainlib.engine import predict_proba

@@ -44,8 +44,9 @@ def repeats_other_sequence(data: datasets.LabeledImages) -> np.ndarray:
     return out
 
 
-def predict_external(checkpoint=config.DEFAULT_CHECKPOINT, dataset: str = "tcga-lgg",
-                     root: str | os.PathLike | None = None) -> ExternalPredictions:
+def predict_external(
+    checkpoint=config.DEFAULT_CHECKPOINT, dataset: str = "tcga-lgg", root: str | os.PathLike | None = None
+) -> ExternalPredictions:
     """Load a Kaggle-trained checkpoint and predict every image of ``dataset`` (recipe's flip TTA included)."""
     model, ckpt = engine.load_checkpoint(checkpoint)
     data = datasets.load(dataset, ckpt["preprocessing"]["size"], root)
@@ -60,8 +61,9 @@ def predict_external(checkpoint=config.DEFAULT_CHECKPOINT, dataset: str = "tcga-
     return ExternalPredictions(table, data, model, ckpt)
 
 
-def patient_bootstrap_auroc(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
-                            level: float = 0.95) -> tuple[float, float, float]:
+def patient_bootstrap_auroc(
+    table: pd.DataFrame, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
     """AUROC of ``p_tumor`` for ``tumor`` and its percentile bootstrap interval, resampling patients (all
     of a patient's slices together)."""
     y, s = table["tumor"].to_numpy(), table["p_tumor"].to_numpy()
@@ -90,10 +92,18 @@ def auroc_by_sequence(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) ->
         t = t[t.groupby("patient")["kind"].transform("nunique") == 2]  # patients with both slices
         auc, lo, hi = patient_bootstrap_auroc(t, n_boot, seed)
         tumor, free = t[t["tumor"] == 1], t[t["tumor"] == 0]
-        rows.append({"sequence": seq, "patients": t["patient"].nunique(), "AUROC": auc, "CI low": lo, "CI high": hi,
-                     "tumor slices called glioma": float((tumor["predicted"] == "glioma").mean()),
-                     "tumor slices called a tumor": float((tumor["predicted"] != "notumor").mean()),
-                     "tumor-free slices called notumor": float((free["predicted"] == "notumor").mean())})
+        rows.append(
+            {
+                "sequence": seq,
+                "patients": t["patient"].nunique(),
+                "AUROC": auc,
+                "CI low": lo,
+                "CI high": hi,
+                "tumor slices called glioma": float((tumor["predicted"] == "glioma").mean()),
+                "tumor slices called a tumor": float((tumor["predicted"] != "notumor").mean()),
+                "tumor-free slices called notumor": float((free["predicted"] == "notumor").mean()),
+            }
+        )
     return pd.DataFrame(rows).set_index("sequence")
 
 
@@ -129,16 +139,24 @@ def mask_pointing(preds: ExternalPredictions, target: str | None = None) -> pd.D
     t = preds.table
     rows = []
     for seq in datasets.TCGA_SEQUENCES:
-        idx = np.flatnonzero(((t["sequence"] == seq) & (t["tumor"] == 1) & ~t["repeats_flair"]
-                              & t["mask"].notna()).to_numpy())
+        idx = np.flatnonzero(
+            ((t["sequence"] == seq) & (t["tumor"] == 1) & ~t["repeats_flair"] & t["mask"].notna()).to_numpy()
+        )
         if not len(idx):
             continue
         masks = mask_arrays(preds, idx)
         cams = gradcam_maps(preds.model, preds.data.images.images[idx], tumor_targets(t.iloc[idx], target))
         hit, energy = pointing(cams, masks)
         p_hit, p_energy = pointing(np.broadcast_to(centred_prior(masks.shape[-1]), masks.shape), masks)
-        rows.append({"sequence": seq, "tumor slices": len(idx), "Grad-CAM hit rate": float(hit.mean()),
-                     "Grad-CAM energy in mask": float(energy.mean()), "centred prior hit rate": float(p_hit.mean()),
-                     "centred prior energy in mask": float(p_energy.mean()),
-                     "mask share of image": float(masks.mean())})
+        rows.append(
+            {
+                "sequence": seq,
+                "tumor slices": len(idx),
+                "Grad-CAM hit rate": float(hit.mean()),
+                "Grad-CAM energy in mask": float(energy.mean()),
+                "centred prior hit rate": float(p_hit.mean()),
+                "centred prior energy in mask": float(p_energy.mean()),
+                "mask share of image": float(masks.mean()),
+            }
+        )
     return pd.DataFrame(rows).set_index("sequence")

@@ -66,8 +66,11 @@ def _unpack(source: Path, into: Path) -> Path:
 
 
 def _files(folder: Path, pattern: str) -> list[Path]:
-    return sorted(p for p in folder.rglob(pattern)
-                  if p.is_file() and not any(is_hidden(part) for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob(pattern)
+        if p.is_file() and not any(is_hidden(part) for part in p.relative_to(folder).parts)
+    )
 
 
 def download(url: str, target: Path, md5: str | None = None, chunk: int = 1 << 20) -> Path:
@@ -147,8 +150,9 @@ def convert_figshare(folder: Path, out: Path) -> int:
         mats = {int(p.stem): p for root in (folder, work) for p in _files(root, "*.mat") if p.stem.isdigit()}
         cvind = [p for root in (folder, work) for p in _files(root, "cvind*.mat")]
         if not mats:
-            raise DataError(f"{folder}: no figshare <index>.mat files found "
-                            "(expected the article's zips or .mat files)")
+            raise DataError(
+                f"{folder}: no figshare <index>.mat files found (expected the article's zips or .mat files)"
+            )
         if not cvind:
             raise DataError(f"{folder}: cvind.mat (the authors' 5 folds) is missing")
         folds = _read_folds(cvind[0])
@@ -168,8 +172,10 @@ def convert_figshare(folder: Path, out: Path) -> int:
             if len(xs):
                 h, w = mask.shape
                 x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-                rows_b.append(f"{index},{name},{(x0 + x1) / 2 / w:.6f},{(y0 + y1) / 2 / h:.6f},"
-                              f"{(x1 - x0) / w:.6f},{(y1 - y0) / h:.6f}")
+                rows_b.append(
+                    f"{index},{name},{(x0 + x1) / 2 / w:.6f},{(y0 + y1) / 2 / h:.6f},"
+                    f"{(x1 - x0) / w:.6f},{(y1 - y0) / h:.6f}"
+                )
         for fname, rows in (("folds.csv", rows_f), ("boxes.csv", rows_b), ("patients.csv", rows_p)):
             (out / fname).write_text("\n".join(rows) + "\n")
         return len(mats)
@@ -221,8 +227,9 @@ def _tcga_cases(folder: Path) -> dict[str, dict[int, tuple[Path, Path]]]:
     return cases
 
 
-def choose_slices(tumor_area: dict[int, int], brain_area: dict[int, int], gap: int = MIN_SLICE_GAP
-                  ) -> tuple[int, int] | None:
+def choose_slices(
+    tumor_area: dict[int, int], brain_area: dict[int, int], gap: int = MIN_SLICE_GAP
+) -> tuple[int, int] | None:
     """(tumor slice, tumor-free slice): the slice with the largest tumor area, and among the tumor-free
     slices at least ``gap`` slices from it the one with the most brain tissue; None if there is none."""
     tumor = max(tumor_area, key=lambda n: (tumor_area[n], -n))
@@ -239,8 +246,10 @@ def convert_tcga(folder: Path, out: Path, size: int = TCGA_SIZE) -> int:
     the Kaggle release in ``folder``; returns the number of patients kept."""
     cases = _tcga_cases(folder)
     if not cases:
-        raise DataError(f"{folder}: no LGG segmentation slices found (expected kaggle_3m/<case>/<case>_<n>.tif "
-                        "with <case>_<n>_mask.tif)")
+        raise DataError(
+            f"{folder}: no LGG segmentation slices found (expected kaggle_3m/<case>/<case>_<n>.tif "
+            "with <case>_<n>_mask.tif)"
+        )
     rows = ["patient,slice,kind,tumor_pixels_256"]
     for case in sorted(cases):
         tumor_area, brain_area = {}, {}
@@ -259,7 +268,8 @@ def convert_tcga(folder: Path, out: Path, size: int = TCGA_SIZE) -> int:
             for seq, ch in TCGA_CHANNELS.items():
                 (out / seq / kind).mkdir(parents=True, exist_ok=True)
                 Image.fromarray(rgb[..., ch]).resize((size, size), Image.Resampling.BILINEAR).save(
-                    out / seq / kind / f"{case}_{n}.png")
+                    out / seq / kind / f"{case}_{n}.png"
+                )
             (out / "masks").mkdir(exist_ok=True)
             with Image.open(mask) as m:
                 m.convert("L").resize((size, size), Image.Resampling.NEAREST).save(out / "masks" / f"{case}_{n}.png")

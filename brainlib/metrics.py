@@ -15,9 +15,13 @@ def classification_metrics(y_true, y_pred, classes=CLASSES) -> dict:
     labels = list(range(len(classes)))
     if len(y_true) == 0:
         zero = {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "support": 0}
-        return {"n": 0, "accuracy": float("nan"), "macro_f1": float("nan"),
-                "per_class": {c: dict(zero) for c in classes},
-                "confusion_matrix": [[0] * len(classes) for _ in classes]}
+        return {
+            "n": 0,
+            "accuracy": float("nan"),
+            "macro_f1": float("nan"),
+            "per_class": {c: dict(zero) for c in classes},
+            "confusion_matrix": [[0] * len(classes) for _ in classes],
+        }
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return {
         "n": int(len(y_true)),
@@ -31,8 +35,16 @@ def classification_metrics(y_true, y_pred, classes=CLASSES) -> dict:
     }
 
 
-def bootstrap_ci(y_true, y_pred, metric: str = "accuracy", n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95, classes=CLASSES, groups=None) -> tuple[float, float]:
+def bootstrap_ci(
+    y_true,
+    y_pred,
+    metric: str = "accuracy",
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    classes=CLASSES,
+    groups=None,
+) -> tuple[float, float]:
     """Percentile bootstrap interval of ``accuracy`` or ``macro_f1`` (macro over all ``classes``, as in
     :func:`classification_metrics`).
 
@@ -56,8 +68,9 @@ def bootstrap_ci(y_true, y_pred, metric: str = "accuracy", n_boot: int = 1000, s
         stats = np.array([(y_true[i] == y_pred[i]).mean() for i in samples])
     else:
         labels = list(range(len(classes)))
-        stats = np.array([f1_score(y_true[i], y_pred[i], labels=labels, average="macro", zero_division=0)
-                          for i in samples])
+        stats = np.array(
+            [f1_score(y_true[i], y_pred[i], labels=labels, average="macro", zero_division=0) for i in samples]
+        )
     alpha = (1 - level) / 2
     return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
 
@@ -72,8 +85,16 @@ def calibration(probs, y_true, n_bins: int = 10) -> tuple[float, pd.DataFrame]:
     for b in range(n_bins):
         mask = bins == b
         if mask.any():
-            rows.append({"bin": b, "lower": b / n_bins, "upper": (b + 1) / n_bins, "images": int(mask.sum()),
-                         "confidence": float(confidence[mask].mean()), "accuracy": float(correct[mask].mean())})
+            rows.append(
+                {
+                    "bin": b,
+                    "lower": b / n_bins,
+                    "upper": (b + 1) / n_bins,
+                    "images": int(mask.sum()),
+                    "confidence": float(confidence[mask].mean()),
+                    "accuracy": float(correct[mask].mean()),
+                }
+            )
     table = pd.DataFrame(rows)
     ece = float((table["images"] * (table["confidence"] - table["accuracy"]).abs()).sum() / max(len(y_true), 1))
     return ece, table

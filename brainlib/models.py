@@ -118,8 +118,11 @@ class FastNet(nn.Module):
         if stem_stride == 2:
             stem = conv_bn(in_channels, widths[0], stride=2)
         else:  # patchify stem: a stem_stride × stem_stride convolution with the same stride
-            stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], stem_stride, stride=stem_stride, bias=False),
-                                 nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
+            stem = nn.Sequential(
+                nn.Conv2d(in_channels, widths[0], stem_stride, stride=stem_stride, bias=False),
+                nn.BatchNorm2d(widths[0]),
+                nn.ReLU(inplace=True),
+            )
         layers: list[nn.Module] = [stem]
         for cin, cout in zip(widths[:-1], widths[1:]):
             layers += [conv_bn(cin, cout, stride=2), Residual(cout)]
@@ -169,6 +172,12 @@ def receptive_fields(model: ClassifierModel) -> pd.DataFrame:
             s = layer.stride if isinstance(layer.stride, int) else layer.stride[0]
             rf += (k - 1) * stride
             stride *= s
-            rows.append({"layer": f"features.{name}", "type": type(layer).__name__,
-                         "receptive field (px)": rf, "stride (px)": stride})
+            rows.append(
+                {
+                    "layer": f"features.{name}",
+                    "type": type(layer).__name__,
+                    "receptive field (px)": rf,
+                    "stride (px)": stride,
+                }
+            )
     return pd.DataFrame(rows)

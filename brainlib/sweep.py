@@ -16,11 +16,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 
+from brainlib.errors import SweepError
+
 CLUSTER_HINT = "pip install 'brainlib[cluster]'"
-
-
-class SweepError(ValueError):
-    """Bad sweep settings (workers, scheduler address)."""
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -69,8 +67,9 @@ def executor(workers: int = 1, scheduler: str | None = None):
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError, ValueError) as e:
-            raise SweepError(f"cannot reach the Dask scheduler at {scheduler} ({' '.join(str(e).split())[:120]})") \
-                from None
+            raise SweepError(
+                f"cannot reach the Dask scheduler at {scheduler} ({' '.join(str(e).split())[:120]})"
+            ) from None
         try:
             yield client.get_executor(pure=False)
         finally:
@@ -85,8 +84,13 @@ def executor(workers: int = 1, scheduler: str | None = None):
             yield pool
 
 
-def run_jobs(fn: Callable[[dict], dict], jobs: Iterable[dict], workers: int = 1, scheduler: str | None = None,
-             on_done: Callable[[dict], None] | None = None) -> list[dict]:
+def run_jobs(
+    fn: Callable[[dict], dict],
+    jobs: Iterable[dict],
+    workers: int = 1,
+    scheduler: str | None = None,
+    on_done: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """``fn(job)`` for every job, results in job order; ``on_done`` sees each result as it arrives."""
     jobs = list(jobs)
     if not jobs:

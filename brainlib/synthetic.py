@@ -173,8 +173,9 @@ def write_synthetic_dataset(
 FIGSHARE_LABELS = ("glioma", "meningioma", "pituitary")
 
 
-def write_synthetic_figshare(root: str | os.PathLike, per_class_per_fold: int = 3, folds: int = 5, size: int = 128,
-                             seed: int = 0) -> Path:
+def write_synthetic_figshare(
+    root: str | os.PathLike, per_class_per_fold: int = 3, folds: int = 5, size: int = 128, seed: int = 0
+) -> Path:
     """A SYNTHETIC stand-in in the figshare-cheng layout: ``images/<class>/<index>.jpg``, ``folds.csv``,
     ``boxes.csv`` (a fixed central box, not the lesion) and the SYNTHETIC notice."""
     root = Path(root).expanduser()
@@ -210,7 +211,7 @@ def write_synthetic_tcga(root: str | os.PathLike, patients: int = 6, size: int =
                 Image.fromarray((arr * gain).astype(np.uint8)).save(root / seq / kind / f"{patient}_{n}.png")
             mask = np.zeros((size, size), np.uint8)
             if kind == "tumor":
-                mask[size // 3: size // 2, size // 3: size // 2] = 255
+                mask[size // 3 : size // 2, size // 3 : size // 2] = 255
             (root / "masks").mkdir(exist_ok=True)
             Image.fromarray(mask).save(root / "masks" / f"{patient}_{n}.png")
             rows.append(f"{patient},{n},{kind},{int((mask > 0).sum())}")
@@ -225,8 +226,12 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="Write a small SYNTHETIC phantom dataset (not real MRI).")
     parser.add_argument("out", help="folder to create")
-    parser.add_argument("--dataset", default="brain-tumor-mri",
-                        choices=["brain-tumor-mri", "figshare-cheng", "tcga-lgg"], help="which layout to imitate")
+    parser.add_argument(
+        "--dataset",
+        default="brain-tumor-mri",
+        choices=["brain-tumor-mri", "figshare-cheng", "tcga-lgg"],
+        help="which layout to imitate",
+    )
     parser.add_argument("--train", type=int, default=24, help="Training images per class")
     parser.add_argument("--test", type=int, default=12, help="Testing images per class")
     args = parser.parse_args(argv)

@@ -17,8 +17,9 @@ def save_figure(fig, name: str | None) -> None:
         fig.savefig(config.FIGURES_DIR / f"{name}.png", dpi=110, bbox_inches="tight")
 
 
-def duplicate_pairs_by_distance(report, distances=(0, 2, 4, 6, 8, 10, 12), per_distance: int = 3, seed: int = 0,
-                                save: str | None = None):
+def duplicate_pairs_by_distance(
+    report, distances=(0, 2, 4, 6, 8, 10, 12), per_distance: int = 3, seed: int = 0, save: str | None = None
+):
     """Testing images beside their nearest Training image, a few examples for each pHash distance."""
     rng = np.random.default_rng(seed)
     pairs = report.pairs()
@@ -38,8 +39,7 @@ def duplicate_pairs_by_distance(report, distances=(0, 2, 4, 6, 8, 10, 12), per_d
                 a.set_title(f"Testing\n{pairs.test_label[i]}", fontsize=9)
                 b.set_title(f"Training\n{pairs.train_label[i]}", fontsize=9)
         axes[row, 0].set_ylabel(f"d = {d}", fontsize=11)
-    fig.suptitle("Testing image (left) and its nearest Training image (right) by pHash Hamming distance d",
-                 fontsize=11)
+    fig.suptitle("Testing image (left) and its nearest Training image (right) by pHash Hamming distance d", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.98))
     save_figure(fig, save)
     return fig
@@ -99,8 +99,7 @@ def shortcut_plots(table, save: str | None = None):
     import seaborn as sns
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-    mode_share = (table.assign(rgb=table["mode"] == "RGB").groupby("label")["rgb"].mean()
-                  .reindex(list(config.CLASSES)))
+    mode_share = table.assign(rgb=table["mode"] == "RGB").groupby("label")["rgb"].mean().reindex(list(config.CLASSES))
     axes[0].bar(mode_share.index, mode_share.to_numpy(), color="tab:red")
     axes[0].set(ylabel="share of files stored as RGB", title="File colour mode by class", ylim=(0, 1))
     sns.boxplot(data=table, x="label", y="brightness", order=list(config.CLASSES), ax=axes[1])
@@ -151,8 +150,16 @@ def confusion(matrix, title: str = "", normalize: bool = False, ax=None, save: s
         fig, ax = plt.subplots(figsize=(4.6, 3.9))
     else:
         fig = ax.get_figure()
-    sns.heatmap(m, annot=True, fmt=".2f" if normalize else ".0f", cmap="Blues", cbar=False, ax=ax,
-                xticklabels=classes or config.CLASSES, yticklabels=classes or config.CLASSES)
+    sns.heatmap(
+        m,
+        annot=True,
+        fmt=".2f" if normalize else ".0f",
+        cmap="Blues",
+        cbar=False,
+        ax=ax,
+        xticklabels=classes or config.CLASSES,
+        yticklabels=classes or config.CLASSES,
+    )
     ax.set(xlabel="predicted", ylabel="true", title=title)
     ax.tick_params(axis="y", labelrotation=0)
     ax.tick_params(axis="x", labelrotation=30)
@@ -180,8 +187,9 @@ def image_gallery(images, titles, columns: int = 8, title: str = "", save: str |
 
 def prediction_titles(labels, probs, idx) -> list[str]:
     """'true / predicted (confidence)' captions for images ``idx``, full class names on two lines."""
-    return [f"true {config.CLASSES[labels[i]]}\npred {config.CLASSES[probs[i].argmax()]} {probs[i].max():.2f}"
-            for i in idx]
+    return [
+        f"true {config.CLASSES[labels[i]]}\npred {config.CLASSES[probs[i].argmax()]} {probs[i].max():.2f}" for i in idx
+    ]
 
 
 def reliability_diagram(tables: dict, save: str | None = None):
@@ -190,16 +198,24 @@ def reliability_diagram(tables: dict, save: str | None = None):
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     for name, (ece, table) in tables.items():
         ax.plot(table["confidence"], table["accuracy"], marker="o", label=f"{name} (ECE {ece:.3f})")
-    ax.set(xlabel="confidence (top class)", ylabel="accuracy", title="Reliability diagram", xlim=(0, 1.02),
-           ylim=(0, 1.02))
+    ax.set(
+        xlabel="confidence (top class)", ylabel="accuracy", title="Reliability diagram", xlim=(0, 1.02), ylim=(0, 1.02)
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, save)
     return fig
 
 
-def roc_curves(curves: dict, title: str = "", ax=None, save: str | None = None, show_auc: bool = True,
-               legend_title: str | None = None, zoom: float | None = None):
+def roc_curves(
+    curves: dict,
+    title: str = "",
+    ax=None,
+    save: str | None = None,
+    show_auc: bool = True,
+    legend_title: str | None = None,
+    zoom: float | None = None,
+):
     """ROC curves ``{name: (fpr, tpr, auc)}``, e.g. from ``metrics.roc_one_vs_rest`` (on ``ax`` when given);
     ``show_auc`` False when the names already say it."""
     if ax is None:
@@ -222,16 +238,28 @@ def ablation_plot(summary, title: str = "", save: str | None = None):
     """Mean ± std accuracy per variant (validation, official and leak-free Testing) from
     ``ablation.ablation_summary``, plus seconds per epoch."""
     views = ("validation", "official Testing", "leak-free Testing")
-    fig, axes = plt.subplots(1, 2, figsize=(13, 0.45 * len(summary) + 2.2), sharey=True,
-                             gridspec_kw={"width_ratios": (3, 1)})
+    fig, axes = plt.subplots(
+        1, 2, figsize=(13, 0.45 * len(summary) + 2.2), sharey=True, gridspec_kw={"width_ratios": (3, 1)}
+    )
     y = np.arange(len(summary))
     height = 0.8 / len(views)
     for k, view in enumerate(views):
-        axes[0].barh(y + (k - 1) * height, summary[f"{view} mean"], height, xerr=summary[f"{view} std"].fillna(0),
-                     label=view, capsize=2)
+        axes[0].barh(
+            y + (k - 1) * height,
+            summary[f"{view} mean"],
+            height,
+            xerr=summary[f"{view} std"].fillna(0),
+            label=view,
+            capsize=2,
+        )
     low = max(0.0, float(np.nanmin([summary[f"{v} mean"].min() for v in views])) - 10)
-    axes[0].set(xlim=(low, 100), xlabel="accuracy (%), mean ± std over seeds", yticks=y,
-                yticklabels=summary.index, title=title or "Ablations")
+    axes[0].set(
+        xlim=(low, 100),
+        xlabel="accuracy (%), mean ± std over seeds",
+        yticks=y,
+        yticklabels=summary.index,
+        title=title or "Ablations",
+    )
     axes[0].invert_yaxis()
     axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=len(views), fontsize=8, frameon=False)
     axes[1].barh(y, summary["s / epoch"], color="tab:gray")
@@ -286,8 +314,7 @@ def feature_maps(images_uint8, maps, labels, save: str | None = None):
     one colour scale so they can be compared."""
     images, maps = np.asarray(images_uint8), np.asarray(maps, dtype=float)
     channels = maps.shape[1]
-    fig, axes = plt.subplots(len(images), channels + 1, figsize=(2 * (channels + 1), 2.1 * len(images)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(images), channels + 1, figsize=(2 * (channels + 1), 2.1 * len(images)), squeeze=False)
     vmax = float(maps.max()) or 1.0
     for r in range(len(images)):
         axes[r, 0].imshow(images[r], cmap="gray", vmin=0, vmax=255)
@@ -306,8 +333,9 @@ def feature_maps(images_uint8, maps, labels, save: str | None = None):
     return fig
 
 
-def outlined_gallery(images, outlines, titles, columns: int = 6, title: str = "", heatmaps=None,
-                     save: str | None = None):
+def outlined_gallery(
+    images, outlines, titles, columns: int = 6, title: str = "", heatmaps=None, save: str | None = None
+):
     """Grayscale images with a red outline of a boolean mask each (tumor box or mask); with ``heatmaps``
     (values in [0, 1], any size) a Grad-CAM overlay is drawn under the outline, with a colour bar."""
     n = len(images)
@@ -344,15 +372,31 @@ def crossval_vs_literature(folds: dict, published, save: str | None = None):
         a = 100 * np.asarray(accs)
         ax.scatter(a, np.full(len(a), y), color="C0", alpha=0.6, s=22, label="one test fold" if y == 0 else None)
         sd = a.std(ddof=1) if len(a) > 1 else 0
-        ax.errorbar(a.mean(), y, xerr=sd, fmt="o", color="C3", ms=7, capsize=4,
-                    label="mean ± std over folds" if y == 0 else None)
-        ax.annotate(f"{a.mean():.1f} %", (a.mean(), y), xytext=(0, 8), textcoords="offset points", ha="center",
-                    fontsize=8)
+        ax.errorbar(
+            a.mean(),
+            y,
+            xerr=sd,
+            fmt="o",
+            color="C3",
+            ms=7,
+            capsize=4,
+            label="mean ± std over folds" if y == 0 else None,
+        )
+        ax.annotate(
+            f"{a.mean():.1f} %", (a.mean(), y), xytext=(0, 8), textcoords="offset points", ha="center", fontsize=8
+        )
     for j, (_, row) in enumerate(published.iterrows(), start=len(folds)):
-        ax.scatter(row["accuracy (%)"], j, marker="D", color="C2", s=40,
-                   label="published mean" if j == len(folds) else None)
-        ax.annotate(f"{row['accuracy (%)']:.1f} %", (row["accuracy (%)"], j), xytext=(0, 8),
-                    textcoords="offset points", ha="center", fontsize=8)
+        ax.scatter(
+            row["accuracy (%)"], j, marker="D", color="C2", s=40, label="published mean" if j == len(folds) else None
+        )
+        ax.annotate(
+            f"{row['accuracy (%)']:.1f} %",
+            (row["accuracy (%)"], j),
+            xytext=(0, 8),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+        )
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.set_ylim(len(names) - 0.4, -0.6)
     ax.set_xlabel("accuracy on figshare-cheng (%); protocols differ, see the table")
@@ -370,11 +414,14 @@ def intensity_by_group(groups: dict, threshold: int = 10, title: str = "", save:
     for name, images in groups.items():
         pixels = np.asarray(images).ravel()
         pixels = pixels[pixels > threshold]
-        hist = np.bincount(pixels, minlength=256)[threshold + 1:] / max(len(pixels), 1)
+        hist = np.bincount(pixels, minlength=256)[threshold + 1 :] / max(len(pixels), 1)
         median = int(np.median(pixels)) if len(pixels) else 0
         ax.plot(np.arange(threshold + 1, 256), hist, label=f"{name} (median {median})")
-    ax.set(xlabel=f"gray level (pixels above {threshold}, i.e. inside the head)", ylabel="fraction of pixels",
-           title=title or "Intensity inside the head")
+    ax.set(
+        xlabel=f"gray level (pixels above {threshold}, i.e. inside the head)",
+        ylabel="fraction of pixels",
+        title=title or "Intensity inside the head",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, save)

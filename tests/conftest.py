@@ -29,15 +29,18 @@ def synthetic_spec():
 @pytest.fixture(scope="session")
 def synthetic_counts():
     """Per-split, per-class image counts of ``synthetic_root`` (the shape fetch/summarize return)."""
-    return {"Training": dict.fromkeys(config.CLASSES, SPEC.n_train),
-            "Testing": dict.fromkeys(config.CLASSES, SPEC.n_test)}
+    return {
+        "Training": dict.fromkeys(config.CLASSES, SPEC.n_train),
+        "Testing": dict.fromkeys(config.CLASSES, SPEC.n_test),
+    }
 
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory):
     """A tiny SYNTHETIC phantom dataset (6 train + 3 test images per class, 64×64). Treat as read-only."""
-    return write_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), SPEC.n_train, SPEC.n_test,
-                                   size=SPEC.size, seed=SPEC.seed)
+    return write_synthetic_dataset(
+        tmp_path_factory.mktemp("synthetic"), SPEC.n_train, SPEC.n_test, size=SPEC.size, seed=SPEC.seed
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -47,8 +47,10 @@ def test_grid_variants_build_with_expected_shapes():
 
 def _tiny_grid():
     base = engine.recipe("seed", model_kwargs={"input_size": 32}, batch_size=8)
-    return [ablation.Variant("tiny base", "baseline", base),
-            ablation.Variant("tiny adam", "optimizer", dataclasses.replace(base, optimizer="adam"))]
+    return [
+        ablation.Variant("tiny base", "baseline", base),
+        ablation.Variant("tiny adam", "optimizer", dataclasses.replace(base, optimizer="adam")),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +62,9 @@ def ablation_root(tmp_path_factory):
 def test_run_ablation_caches_and_forces(ablation_root, tmp_path, monkeypatch):
     synthetic_root = ablation_root
     smoke = config.get_profile("smoke")
-    runs = ablation.run_ablation(_tiny_grid(), seeds=2, root=synthetic_root, profile=smoke,
-                                    cache_dir=tmp_path, progress=False)
+    runs = ablation.run_ablation(
+        _tiny_grid(), seeds=2, root=synthetic_root, profile=smoke, cache_dir=tmp_path, progress=False
+    )
     assert list(runs["variant"]) == ["tiny base", "tiny base", "tiny adam", "tiny adam"]
     assert list(runs["seed"]) == [0, 1, 0, 1]
     assert runs["synthetic"].all()
@@ -79,15 +82,15 @@ def test_run_ablation_caches_and_forces(ablation_root, tmp_path, monkeypatch):
         return real_train(*a, **k)
 
     monkeypatch.setattr(engine, "train", counting_train)
-    again = ablation.run_ablation(_tiny_grid(), seeds=2, root=synthetic_root, profile=smoke,
-                                     cache_dir=tmp_path, progress=False)
+    again = ablation.run_ablation(
+        _tiny_grid(), seeds=2, root=synthetic_root, profile=smoke, cache_dir=tmp_path, progress=False
+    )
     assert calls == []  # everything came from the cache
     pd.testing.assert_frame_equal(again, runs)
 
     changed = _tiny_grid()
     changed[1] = dataclasses.replace(changed[1], cfg=dataclasses.replace(changed[1].cfg, lr=3e-3))
-    ablation.run_ablation(changed, seeds=2, root=synthetic_root, profile=smoke, cache_dir=tmp_path,
-                             progress=False)
+    ablation.run_ablation(changed, seeds=2, root=synthetic_root, profile=smoke, cache_dir=tmp_path, progress=False)
     assert [c.lr for c in calls] == [3e-3, 3e-3]  # only the changed variant was retrained
 
     assert len(list((tmp_path / "smoke").glob("*.json"))) == 6  # the old lr's results are kept, not overwritten
@@ -95,8 +98,9 @@ def test_run_ablation_caches_and_forces(ablation_root, tmp_path, monkeypatch):
     calls.clear()
     first = min((tmp_path / "smoke").glob("tiny-base-seed0-*.json"))
     before = first.stat().st_mtime_ns
-    ablation.run_ablation(_tiny_grid()[:1], seeds=1, root=synthetic_root, profile=smoke, cache_dir=tmp_path,
-                             force=True, progress=False)
+    ablation.run_ablation(
+        _tiny_grid()[:1], seeds=1, root=synthetic_root, profile=smoke, cache_dir=tmp_path, force=True, progress=False
+    )
     assert len(calls) == 1
     assert first.stat().st_mtime_ns != before  # rewritten
 
@@ -129,8 +133,9 @@ def test_cached_rows_take_the_current_names(ablation_root, tmp_path):
     grid = _tiny_grid()[:1]
     ablation.run_ablation(grid, seeds=1, root=ablation_root, profile=smoke, cache_dir=tmp_path, progress=False)
     renamed = [dataclasses.replace(grid[0], group="renamed group")]
-    runs = ablation.run_ablation(renamed, seeds=1, root=ablation_root, profile=smoke, cache_dir=tmp_path,
-                                    progress=False)
+    runs = ablation.run_ablation(
+        renamed, seeds=1, root=ablation_root, profile=smoke, cache_dir=tmp_path, progress=False
+    )
     assert list(runs["group"]) == ["renamed group"]
 
 
@@ -143,10 +148,21 @@ def _fake_runs():
         pa[:6] = (pa[:6] + 1) % 4  # a wrong on 6 images
         pb = y.copy()
         for name, val, pred in (("A", va, pa), ("B", vb, pb)):
-            rows.append({"variant": name, "group": name, "seed": seed, "val_acc": val,
-                         "official_acc": float((pred == y).mean()), "leak_free_acc": float((pred == y)[lf].mean()),
-                         "parameters": 10, "seconds_per_epoch": 1.0 + seed, "predictions": pred.tolist(),
-                         "labels": y.tolist(), "leak_free": lf.tolist()})
+            rows.append(
+                {
+                    "variant": name,
+                    "group": name,
+                    "seed": seed,
+                    "val_acc": val,
+                    "official_acc": float((pred == y).mean()),
+                    "leak_free_acc": float((pred == y)[lf].mean()),
+                    "parameters": 10,
+                    "seconds_per_epoch": 1.0 + seed,
+                    "predictions": pred.tolist(),
+                    "labels": y.tolist(),
+                    "leak_free": lf.tolist(),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -187,17 +203,14 @@ def test_comparison_verdicts():
     table = ablation.ablation_comparisons(_fake_runs(), baseline="A")
     assert table.loc["B vs A", "verdict (validation)"] == "better"
     assert table.loc["B vs A", "p adjusted (BH)"] == pytest.approx(table.loc["B vs A", "p paired t (validation)"])
-    assert ablation.ablation_comparisons(_fake_runs(), baseline="B").loc["A vs B", "verdict (validation)"] == \
-        "worse"
+    assert ablation.ablation_comparisons(_fake_runs(), baseline="B").loc["A vs B", "verdict (validation)"] == "worse"
     one_seed = _fake_runs().query("seed == 0")
-    assert ablation.ablation_comparisons(one_seed, baseline="A").loc["B vs A", "verdict (validation)"] == \
-        "n/a (1 seed)"
+    assert ablation.ablation_comparisons(one_seed, baseline="A").loc["B vs A", "verdict (validation)"] == "n/a (1 seed)"
     with pytest.raises(ValueError, match="baseline"):
         ablation.ablation_comparisons(_fake_runs(), baseline="nope")
     same = _fake_runs()
     same.loc[same["variant"] == "B", "val_acc"] = [0.81, 0.80, 0.79]
-    assert ablation.ablation_comparisons(same, baseline="A").loc["B vs A", "verdict (validation)"] == \
-        "not shown"
+    assert ablation.ablation_comparisons(same, baseline="A").loc["B vs A", "verdict (validation)"] == "not shown"
 
 
 def test_benjamini_hochberg_across_variants():

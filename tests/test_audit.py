@@ -56,8 +56,12 @@ UNRELATED_SEEDS = {"u0": 20, "u1": 21, "u2": 22, "u3": 23}
 # Testing file → what it is
 EXACT = {f"Testing/{GLIOMA}/exact_g0.png", f"Testing/{PITUITARY}/exact_g1.jpg"}
 NEAR_ONLY = {f"Testing/{MENINGIOMA}/jpeg70_m1.jpg", f"Testing/{NOTUMOR}/shifted_n1.png"}
-UNRELATED = {f"Testing/{GLIOMA}/u0.png", f"Testing/{MENINGIOMA}/u1.png", f"Testing/{NOTUMOR}/u2.jpg",
-             f"Testing/{PITUITARY}/u3.png"}
+UNRELATED = {
+    f"Testing/{GLIOMA}/u0.png",
+    f"Testing/{MENINGIOMA}/u1.png",
+    f"Testing/{NOTUMOR}/u2.jpg",
+    f"Testing/{PITUITARY}/u3.png",
+}
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +120,14 @@ def test_fixture_premises(audit_root):
     train = load_split("Training", SIZE, audit_root, use_cache=False)
     test = load_split("Testing", SIZE, audit_root, use_cache=False)
     # the RGB-mode and the L-mode PNG decode to the same pixels
-    assert np.array_equal(train.images[train.paths.index(f"Training/{GLIOMA}/g0.png")],
-                          test.images[test.paths.index(f"Testing/{GLIOMA}/exact_g0.png")])
-    with Image.open(audit_root / "Training" / GLIOMA / "g0.png") as a, \
-            Image.open(audit_root / "Testing" / GLIOMA / "exact_g0.png") as b:
+    assert np.array_equal(
+        train.images[train.paths.index(f"Training/{GLIOMA}/g0.png")],
+        test.images[test.paths.index(f"Testing/{GLIOMA}/exact_g0.png")],
+    )
+    with (
+        Image.open(audit_root / "Training" / GLIOMA / "g0.png") as a,
+        Image.open(audit_root / "Testing" / GLIOMA / "exact_g0.png") as b,
+    ):
         assert (a.mode, b.mode) == ("RGB", "L")
     # all distinct textures are far apart: every unrelated pair is above the threshold
     distinct = np.stack([texture(s) for s in [*TRAIN_SEEDS.values(), *UNRELATED_SEEDS.values()]])
@@ -167,8 +175,7 @@ def test_leak_free_is_exactly_the_unrelated_images(report):
 
 def test_summary_counts(report):
     s = report.summary()
-    for key in ("exact_cross_test_images", "near_cross_test_images", "leak_free_test_images", "threshold",
-                "per_class"):
+    for key in ("exact_cross_test_images", "near_cross_test_images", "leak_free_test_images", "threshold", "per_class"):
         assert key in s
     assert s["threshold"] == DEFAULT_THRESHOLD
     assert s["training_images"] == 11 and s["testing_images"] == 8
@@ -207,9 +214,16 @@ def test_training_groups_from_audit(report):
     assert group[f"{tr}/{PITUITARY}/p0.png"] == group[f"{tr}/{PITUITARY}/p0_shifted.png"]
     assert group[f"{tr}/{NOTUMOR}/n0.png"] == group[f"{tr}/{NOTUMOR}/n0_copy.png"]
     assert group[f"{tr}/{MENINGIOMA}/m0.png"] == group[f"{tr}/{GLIOMA}/g2_copy_of_m0.png"]
-    singles = [f"{tr}/{GLIOMA}/g0.png", f"{tr}/{GLIOMA}/g1.jpg", f"{tr}/{MENINGIOMA}/m1.png",
-               f"{tr}/{NOTUMOR}/n1.png", f"{tr}/{PITUITARY}/p1.png", f"{tr}/{PITUITARY}/p0.png",
-               f"{tr}/{NOTUMOR}/n0.png", f"{tr}/{MENINGIOMA}/m0.png"]
+    singles = [
+        f"{tr}/{GLIOMA}/g0.png",
+        f"{tr}/{GLIOMA}/g1.jpg",
+        f"{tr}/{MENINGIOMA}/m1.png",
+        f"{tr}/{NOTUMOR}/n1.png",
+        f"{tr}/{PITUITARY}/p1.png",
+        f"{tr}/{PITUITARY}/p0.png",
+        f"{tr}/{NOTUMOR}/n0.png",
+        f"{tr}/{MENINGIOMA}/m0.png",
+    ]
     assert len({group[p] for p in singles}) == len(singles)  # unrelated images: all different groups
     assert len(set(group.values())) == 8
     s = report.summary()
@@ -222,8 +236,13 @@ def test_training_groups_function_matches_report(report):
     groups = audit.training_groups(report.train)
     same = groups[:, None] == groups[None, :]
     assert np.array_equal(same, report.train_groups[:, None] == report.train_groups[None, :])
-    small = ImageSet(report.train.images[:, :64, :64], report.train.labels, report.train.paths,
-                     report.train.root, report.train.fingerprint)
+    small = ImageSet(
+        report.train.images[:, :64, :64],
+        report.train.labels,
+        report.train.paths,
+        report.train.root,
+        report.train.fingerprint,
+    )
     with pytest.raises(ValueError, match="224"):
         audit.training_groups(small)
 
@@ -247,12 +266,17 @@ def test_near_duplicate_groups_known_hashes():
         return h
 
     a, b, c = (np.uint64(x) for x in base)
-    hashes = np.array([
-        a, flip(a, [0, 1, 2]),  # 3 bits from a
-        flip(a, [0, 1, 2, 10, 11, 12, 13, 14, 15]),  # 6 bits from a's copy, 9 from a: joins through the chain
-        b, flip(b, range(20, 27)),  # 7 bits from b: beyond the threshold
-        c,
-    ], dtype=np.uint64)
+    hashes = np.array(
+        [
+            a,
+            flip(a, [0, 1, 2]),  # 3 bits from a
+            flip(a, [0, 1, 2, 10, 11, 12, 13, 14, 15]),  # 6 bits from a's copy, 9 from a: joins through the chain
+            b,
+            flip(b, range(20, 27)),  # 7 bits from b: beyond the threshold
+            c,
+        ],
+        dtype=np.uint64,
+    )
     d = hamming(hashes, hashes)
     assert d[0, 1] == 3 and d[1, 2] == 6 and d[0, 2] == 9 and d[3, 4] == 7
     g = near_duplicate_groups(hashes, threshold=6)
@@ -316,8 +340,7 @@ def test_write_leak_free_default_is_the_configured_file(report):
 
 def _write_subset(path: Path, fingerprint: str, threshold: int, paths: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(["# test file", f"# pixels: {fingerprint}", f"# threshold: {threshold}",
-                               *paths]) + "\n")
+    path.write_text("\n".join(["# test file", f"# pixels: {fingerprint}", f"# threshold: {threshold}", *paths]) + "\n")
 
 
 def test_leak_free_mask_follows_matching_file(report):
@@ -354,15 +377,27 @@ def test_leak_free_mask_at_other_size(report, audit_root):
 def test_encoding_invariance_generated_files(audit_root):
     files = sorted((audit_root / "Training").rglob("*.*"))[:5]
     result = audit.encoding_invariance(files)
-    assert {k: result[k] for k in ("images", "identical", "max_abs_difference")} == \
-        {"images": 5, "identical": 5, "max_abs_difference": 0}
+    assert {k: result[k] for k in ("images", "identical", "max_abs_difference")} == {
+        "images": 5,
+        "identical": 5,
+        "max_abs_difference": 0,
+    }
     assert sum(result["original_modes"].values()) == 5
 
 
 def test_shortcut_table_columns_and_rows(audit_root):
     table = audit.shortcut_table(audit_root)
-    assert list(table.columns) == ["path", "label", "mode", "width", "height", "file_kb", "brightness",
-                                   "border_brightness", "dark_fraction"]
+    assert list(table.columns) == [
+        "path",
+        "label",
+        "mode",
+        "width",
+        "height",
+        "file_kb",
+        "brightness",
+        "border_brightness",
+        "dark_fraction",
+    ]
     assert len(table) == 11
     modes = dict(zip(table["path"], table["mode"]))
     assert modes[f"Training/{GLIOMA}/g0.png"] == "RGB"
@@ -378,8 +413,13 @@ def test_shortcut_scores_on_synthetic(synthetic_root, synthetic_counts):
     assert set(table["mode"]) == {"L"}
     scores = audit.shortcut_scores(table)
     assert list(scores.columns) == ["cue", "cv_accuracy"]
-    assert scores["cue"].tolist() == ["majority class (baseline)", "file mode (L vs RGB)", "file size",
-                                      "brightness", "border brightness"]
+    assert scores["cue"].tolist() == [
+        "majority class (baseline)",
+        "file mode (L vs RGB)",
+        "file size",
+        "brightness",
+        "border brightness",
+    ]
     assert scores["cv_accuracy"].between(0, 1).all()
     assert scores["cv_accuracy"].iloc[0] == pytest.approx(0.25)  # 4 balanced classes: chance
 
@@ -407,6 +447,7 @@ def test_leak_free_answer_follows_files_replaced_in_place_with_same_size(audit_r
     assert (root / target).stat().st_size == old_size
     test2 = load_split("Testing", SIZE, root)
     assert audit.combined_fingerprint(load_split("Training", SIZE, root), test2) == audit.combined_fingerprint(
-        load_split("Training", SIZE, root), test)  # the names-and-sizes fingerprint cannot tell
+        load_split("Training", SIZE, root), test
+    )  # the names-and-sizes fingerprint cannot tell
     after = dict(zip(test2.paths, audit.leak_free_mask(test2)))
     assert after[target] is np.True_

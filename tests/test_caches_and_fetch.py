@@ -79,4 +79,3 @@ def test_fetch_to_a_file_is_bad_input(root, tmp_path):
     target.write_text("x")
     with pytest.raises(DataError, match="is a file"):
         data.fetch(root, target)
-

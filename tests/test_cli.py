@@ -52,8 +52,9 @@ def cli_data(tmp_path_factory):
     base = tmp_path_factory.mktemp("cli")
     root = write_synthetic_dataset(base / "data", N_TRAIN, N_TEST, seed=1)
     cache = base / "cache"
-    ns = SimpleNamespace(root=root, cache=cache, base=base, fast=base / "ckpt" / "fast.pt",
-                         seed=base / "ckpt" / "seed.pt", runs={})
+    ns = SimpleNamespace(
+        root=root, cache=cache, base=base, fast=base / "ckpt" / "fast.pt", seed=base / "ckpt" / "seed.pt", runs={}
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BRAINLIB_PROFILE", "smoke")
         mp.setenv("BRAINLIB_DATA_DIR", str(root))
@@ -221,8 +222,9 @@ def test_predict_bad_files_text_mode(cli_data, capsys, mixed_inputs):
 
 def test_predict_bad_files_json_mode(cli_data, capsys, mixed_inputs):
     good, bad = mixed_inputs
-    rc = cli.main(["predict", *map(str, bad[:2]), str(good), *map(str, bad[2:]), "--checkpoint", str(cli_data.fast),
-                   "--json"])
+    rc = cli.main(
+        ["predict", *map(str, bad[:2]), str(good), *map(str, bad[2:]), "--checkpoint", str(cli_data.fast), "--json"]
+    )
     out, err = capsys.readouterr()
     assert rc == 2
     assert "Traceback" not in err and len(error_lines(err)) == len(bad)
@@ -344,8 +346,7 @@ def test_audit_json_no_write(cli_data, capsys):
     out, err = capsys.readouterr()
     assert rc == 0, err
     s = json.loads(out)
-    for key in ("exact_cross_test_images", "near_cross_test_images", "leak_free_test_images", "threshold",
-                "per_class"):
+    for key in ("exact_cross_test_images", "near_cross_test_images", "leak_free_test_images", "threshold", "per_class"):
         assert key in s
     assert s["testing_images"] == N_TEST * len(config.CLASSES)
     assert s["leak_free_test_images"] + s["near_cross_test_images"] == s["testing_images"]
@@ -391,8 +392,9 @@ def test_keyboard_interrupt_and_internal_error_exit_codes(monkeypatch, capsys):
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("BRAINLIB_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "brainlib", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "brainlib", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_subprocess_help():

@@ -40,14 +40,17 @@ def no_data_loading(monkeypatch):
     monkeypatch.setattr(evaluation, "train_and_evaluate", refuse)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--model", "bogus"], "unknown model 'bogus'"),
-    (["--batch-size", "0"], "--batch-size must be at least 1"),
-    (["--epochs", "0"], "--epochs must be at least 1"),
-    (["--lr", "nan"], "--lr must be a positive finite number"),
-    (["--lr", "-1"], "--lr must be a positive finite number"),
-    (["--out", ""], "--out is empty"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "bogus"], "unknown model 'bogus'"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--lr", "nan"], "--lr must be a positive finite number"),
+        (["--lr", "-1"], "--lr must be a positive finite number"),
+        (["--out", ""], "--out is empty"),
+    ],
+)
 def test_train_rejects_bad_arguments_before_training(no_data_loading, argv, message):
     rc, out, err = run_main(["train", *argv])
     assert rc == 2 and message in err and "Traceback" not in err
@@ -109,8 +112,12 @@ def test_closed_pipe_ends_quietly(tmp_path):
     for i in range(400):
         Image.fromarray(np.full((32, 32), i % 255, np.uint8)).save(folder / f"{i:03d}.png")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "brainlib", "predict", str(folder), "--checkpoint", str(ckpt)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "brainlib", "predict", str(folder), "--checkpoint", str(ckpt)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     first = proc.stdout.readline()
     proc.stdout.close()  # the reader goes away after one line
     err = proc.stderr.read().decode()
@@ -177,15 +184,18 @@ def _tiny_checkpoint(tmp_path, name="tiny.pt", **meta):
     return path
 
 
-@pytest.mark.parametrize("meta, message", [
-    ({"preprocessing_size": 0}, "preprocessing size 0"),
-    ({"preprocessing_size": "abc"}, "preprocessing size 'abc'"),
-    ({"preprocessing_size": None}, "preprocessing size None"),
-    ({"state_dict": "weights"}, "state_dict is not a mapping"),
-    ({"model_kwargs": {"widths": [100000, 100000]}}, "out of range"),
-    ({"model_kwargs": {"input_size": 10**6}}, "out of range"),
-    ({"model_name": "bogus"}, "unknown model"),
-])
+@pytest.mark.parametrize(
+    "meta, message",
+    [
+        ({"preprocessing_size": 0}, "preprocessing size 0"),
+        ({"preprocessing_size": "abc"}, "preprocessing size 'abc'"),
+        ({"preprocessing_size": None}, "preprocessing size None"),
+        ({"state_dict": "weights"}, "state_dict is not a mapping"),
+        ({"model_kwargs": {"widths": [100000, 100000]}}, "out of range"),
+        ({"model_kwargs": {"input_size": 10**6}}, "out of range"),
+        ({"model_name": "bogus"}, "unknown model"),
+    ],
+)
 def test_checkpoint_metadata_is_validated_before_building(tmp_path, meta, message):
     path = _tiny_checkpoint(tmp_path, **meta)
     with pytest.raises(engine.CheckpointError, match=message):
@@ -216,8 +226,12 @@ def test_file_name_that_is_not_utf8_does_not_stop_the_batch(tmp_path):
     for name in (b"\xff\xfe.png", b"good.png"):
         Image.fromarray(np.zeros((32, 32), np.uint8)).save(os.fsdecode(bytes(folder) + b"/" + name))
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
-    proc = subprocess.run([sys.executable, "-m", "brainlib", "predict", str(folder), "--checkpoint", str(ckpt),
-                           "--json"], capture_output=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "brainlib", "predict", str(folder), "--checkpoint", str(ckpt), "--json"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     lines = proc.stdout.decode().splitlines()
     assert proc.returncode == 0, proc.stderr.decode()
     assert len(lines) == 2 and all("label" in json.loads(line) for line in lines)

@@ -221,8 +221,9 @@ def test_rgba_transparent_pixels_become_black(tmp_path):
 
 
 def test_la_transparent_pixels_become_black(tmp_path):
-    la = Image.merge("LA", (Image.fromarray(np.full((40, 40), 180, np.uint8)),
-                            Image.fromarray(square_image(lo=0, hi=255))))
+    la = Image.merge(
+        "LA", (Image.fromarray(np.full((40, 40), 180, np.uint8)), Image.fromarray(square_image(lo=0, hi=255)))
+    )
     f = tmp_path / "la.png"
     la.save(f)
     assert Image.open(f).mode == "LA"

@@ -37,7 +37,8 @@ def tcga_root(tmp_path_factory):
     # the release repeats FLAIR where a sequence is missing: imitate that for one patient
     for kind, n in (("tumor", 20), ("no_tumor_slice", 8)):
         (root / "postcontrast" / kind / f"SYNTH_00_{n}.png").write_bytes(
-            (root / "flair" / kind / f"SYNTH_00_{n}.png").read_bytes())
+            (root / "flair" / kind / f"SYNTH_00_{n}.png").read_bytes()
+        )
     return root
 
 
@@ -177,11 +178,25 @@ def test_fold_plan_validation_is_the_next_fold():
 
 
 def test_summary_interval_is_over_folds():
-    recs = [{"model": "m", "dataset": "d", "fold": k, "n": 10, "accuracy": a, "macro_f1": a, "val_fold": 1,
-             "best_epoch": 1, "val_acc": 0.5, "per_class_recall": {},
-             "confusion_matrix": [[int(10 * a), 10 - int(10 * a)], [0, 0]],
-             "train_seconds": 1.0, "wall_seconds": 1.0, "classes": ["a", "b"]}
-            for k, a in enumerate([0.8, 0.9, 1.0], 1)]
+    recs = [
+        {
+            "model": "m",
+            "dataset": "d",
+            "fold": k,
+            "n": 10,
+            "accuracy": a,
+            "macro_f1": a,
+            "val_fold": 1,
+            "best_epoch": 1,
+            "val_acc": 0.5,
+            "per_class_recall": {},
+            "confusion_matrix": [[int(10 * a), 10 - int(10 * a)], [0, 0]],
+            "train_seconds": 1.0,
+            "wall_seconds": 1.0,
+            "classes": ["a", "b"],
+        }
+        for k, a in enumerate([0.8, 0.9, 1.0], 1)
+    ]
     s = crossval.summarize(recs)
     from scipy import stats
 
@@ -195,8 +210,9 @@ def test_summary_interval_is_over_folds():
 def test_crossval_trains_caches_and_reuses(figshare_root, tmp_path, monkeypatch):
     profile = config.get_profile("smoke")
     cache = tmp_path / "cv"
-    first = crossval.run_crossval("figshare-cheng", "default", [1, 2], root=figshare_root, profile=profile,
-                                  cache_dir=cache, progress=False)
+    first = crossval.run_crossval(
+        "figshare-cheng", "default", [1, 2], root=figshare_root, profile=profile, cache_dir=cache, progress=False
+    )
     assert [r["fold"] for r in first] == [1, 2] and all(r.get("trained_now") for r in first)
     for r in first:
         assert r["val_fold"] not in (r["fold"], *r["train_folds"])
@@ -207,8 +223,9 @@ def test_crossval_trains_caches_and_reuses(figshare_root, tmp_path, monkeypatch)
         raise AssertionError("a cached fold was retrained")
 
     monkeypatch.setattr(engine, "train", no_training)
-    again = crossval.run_crossval("figshare-cheng", "default", [1, 2], root=figshare_root, profile=profile,
-                                  cache_dir=cache, progress=False)
+    again = crossval.run_crossval(
+        "figshare-cheng", "default", [1, 2], root=figshare_root, profile=profile, cache_dir=cache, progress=False
+    )
     assert [r["accuracy"] for r in again] == [r["accuracy"] for r in first]
     assert not any(r.get("trained_now") for r in again)
 
@@ -225,8 +242,15 @@ def test_crossval_cache_key_follows_recipe_and_data(figshare_root, tmp_path):
 
 
 def test_crossval_seed_model_has_three_outputs(figshare_root, tmp_path):
-    recs = crossval.run_crossval("figshare-cheng", "seed", [3], root=figshare_root,
-                                 profile=config.get_profile("smoke"), cache_dir=tmp_path, progress=False)
+    recs = crossval.run_crossval(
+        "figshare-cheng",
+        "seed",
+        [3],
+        root=figshare_root,
+        profile=config.get_profile("smoke"),
+        cache_dir=tmp_path,
+        progress=False,
+    )
     assert recs[0]["config"]["model"] == "seed" and np.asarray(recs[0]["probabilities"]).shape[1] == 3
 
 
@@ -244,12 +268,15 @@ def test_cli_crossval_json(figshare_root, tmp_path, monkeypatch):
     assert rc == 0 and json.loads(out)["trained_now"] == 0
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--folds", "9"], "no fold"),
-    (["--model", "bogus"], "unknown model"),
-    (["--dataset", "tcga-lgg"], "no patient-level folds"),
-    (["--dataset", "nope"], "unknown dataset"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--folds", "9"], "no fold"),
+        (["--model", "bogus"], "unknown model"),
+        (["--dataset", "tcga-lgg"], "no patient-level folds"),
+        (["--dataset", "nope"], "unknown dataset"),
+    ],
+)
 def test_cli_crossval_bad_input_exits_2(figshare_root, tcga_root, tmp_path, monkeypatch, argv, message):
     monkeypatch.setenv("BRAINLIB_PROFILE", "smoke")
     monkeypatch.setenv("BRAINLIB_TCGA_DIR", str(tcga_root))
@@ -290,8 +317,9 @@ def test_external_report(tcga_root, tiny_checkpoint):
 
 
 def test_patient_bootstrap_resamples_patients():
-    t = pd.DataFrame({"patient": ["a", "a", "b", "b", "c", "c"], "tumor": [1, 0] * 3,
-                      "p_tumor": [0.9, 0.1, 0.8, 0.2, 0.4, 0.6]})
+    t = pd.DataFrame(
+        {"patient": ["a", "a", "b", "b", "c", "c"], "tumor": [1, 0] * 3, "p_tumor": [0.9, 0.1, 0.8, 0.2, 0.4, 0.6]}
+    )
     auc, lo, hi = external.patient_bootstrap_auroc(t, n_boot=200)
     assert auc == pytest.approx(8 / 9) and lo <= auc <= hi
 
@@ -363,8 +391,13 @@ def test_figshare_download_through_the_api(figshare_article, http_folder, tmp_pa
     for f in sorted(figshare_article.iterdir()):
         (folder / "files").mkdir(exist_ok=True)
         (folder / "files" / f.name).write_bytes(f.read_bytes())
-        listing.append({"name": f.name, "download_url": f"{url}/files/{f.name}",
-                        "computed_md5": hashlib.md5(f.read_bytes()).hexdigest()})
+        listing.append(
+            {
+                "name": f.name,
+                "download_url": f"{url}/files/{f.name}",
+                "computed_md5": hashlib.md5(f.read_bytes()).hexdigest(),
+            }
+        )
     api = folder / "articles" / str(fetchers.FIGSHARE_ARTICLE)
     api.mkdir(parents=True)
     (api / "files").write_text(json.dumps(listing))
@@ -379,8 +412,9 @@ def test_figshare_download_with_wrong_md5_fails_cleanly(figshare_article, http_f
     (folder / "cvind.mat").write_bytes((figshare_article / "cvind.mat").read_bytes())
     api = folder / "articles" / str(fetchers.FIGSHARE_ARTICLE)
     api.mkdir(parents=True)
-    (api / "files").write_text(json.dumps([{"name": "cvind.mat", "download_url": f"{url}/cvind.mat",
-                                            "computed_md5": "0" * 32}]))
+    (api / "files").write_text(
+        json.dumps([{"name": "cvind.mat", "download_url": f"{url}/cvind.mat", "computed_md5": "0" * 32}])
+    )
     monkeypatch.setenv("BRAINLIB_FIGSHARE_API", url)
     rc, _, err = run_main(["fetch", "--dataset", "figshare-cheng", "--dest", str(tmp_path / "fs")])
     assert rc == 2 and "MD5" in err
@@ -407,7 +441,7 @@ def _write_kaggle_3m(root: Path, cases: int = 2, slices: int = 12) -> Path:
             Image.fromarray(rgb).save(folder / f"{case}_{n}.tif")
             mask = np.zeros((32, 32), np.uint8)
             if n in (3, 4):
-                mask[5:5 + n, 5:10] = 255  # slice 4 has the larger tumor
+                mask[5 : 5 + n, 5:10] = 255  # slice 4 has the larger tumor
             Image.fromarray(mask).save(folder / f"{case}_{n}_mask.tif")
     return root
 
@@ -417,8 +451,9 @@ def test_convert_tcga_from_the_kaggle_release(tmp_path):
     with zipfile.ZipFile(tmp_path / "lgg.zip", "w") as zf:
         for f in src.rglob("*.tif"):
             zf.write(f, f.relative_to(src).as_posix())
-    rc, out, err = run_main(["fetch", "--dataset", "tcga-lgg", "--from", str(tmp_path / "lgg.zip"),
-                             "--dest", str(tmp_path / "tcga")])
+    rc, out, err = run_main(
+        ["fetch", "--dataset", "tcga-lgg", "--from", str(tmp_path / "lgg.zip"), "--dest", str(tmp_path / "tcga")]
+    )
     assert rc == 0, err
     slices = pd.read_csv(tmp_path / "tcga" / "slices.csv")
     assert slices.groupby("kind")["slice"].apply(list).to_dict() == {"no_tumor_slice": [12, 12], "tumor": [4, 4]}
@@ -435,8 +470,9 @@ def test_choose_slices():
 def test_tcga_wrong_layout_is_a_clear_error(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "readme.txt").write_text("hi")
-    rc, _, err = run_main(["fetch", "--dataset", "tcga-lgg", "--from", str(tmp_path / "src"),
-                           "--dest", str(tmp_path / "out")])
+    rc, _, err = run_main(
+        ["fetch", "--dataset", "tcga-lgg", "--from", str(tmp_path / "src"), "--dest", str(tmp_path / "out")]
+    )
     assert rc == 2 and "no LGG segmentation slices" in err and not (tmp_path / "out").exists()
 
 
@@ -449,7 +485,7 @@ def test_safe_extract_refuses_bombs_and_symlinks(tmp_path):
     link = tmp_path / "link.zip"
     with zipfile.ZipFile(link, "w") as zf:
         info = zipfile.ZipInfo("evil")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         zf.writestr(info, "/etc/passwd")
     with pytest.raises(DataError, match="symbolic link"):
         safe_extract(link, tmp_path / "y")

@@ -26,8 +26,12 @@ REPEATABLE = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"]  
 
 def small_cfg(**kw) -> TrainConfig:
     # batch 8 → 3 steps per epoch (2 epochs × 2 steps would hit the OneCycleLR bug tested below)
-    base = {"model": "fastnet", "model_kwargs": {"input_size": SIZE, "widths": [8, 16, 32]}, "epochs": 2,
-            "batch_size": 8}
+    base = {
+        "model": "fastnet",
+        "model_kwargs": {"input_size": SIZE, "widths": [8, 16, 32]},
+        "epochs": 2,
+        "batch_size": 8,
+    }
     return TrainConfig(**{**base, **kw})
 
 
@@ -56,8 +60,9 @@ def assert_same_weights(a: nn.Module | dict, b: nn.Module | dict) -> None:
 
 
 def assert_same_history(a: pd.DataFrame, b: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(a[REPEATABLE].reset_index(drop=True), b[REPEATABLE].reset_index(drop=True),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(
+        a[REPEATABLE].reset_index(drop=True), b[REPEATABLE].reset_index(drop=True), check_exact=True
+    )
 
 
 # ----------------------------------------------------------------------------- training
@@ -110,8 +115,17 @@ def test_recipe():
 def test_checkpoint_contents(trained, sets):
     model, hist, out = trained
     ckpt = torch.load(out, map_location="cpu", weights_only=True)
-    for key in ("format", "model_name", "model_kwargs", "classes", "preprocessing", "train_config", "state_dict",
-                "brainlib_version", "data_fingerprint"):
+    for key in (
+        "format",
+        "model_name",
+        "model_kwargs",
+        "classes",
+        "preprocessing",
+        "train_config",
+        "state_dict",
+        "brainlib_version",
+        "data_fingerprint",
+    ):
         assert key in ckpt, key
     assert ckpt["format"] == engine.CHECKPOINT_FORMAT
     assert ckpt["model_name"] == "fastnet"
@@ -176,9 +190,18 @@ def _bad_checkpoint(kind: str, tmp_path: Path, good: Path) -> Path:
     return p
 
 
-BAD_KINDS = ["missing", "directory", "text", "empty", "truncated", "foreign_dict", "pickled_module", "other_classes",
-             "reordered_classes",
-             "wrong_weights"]
+BAD_KINDS = [
+    "missing",
+    "directory",
+    "text",
+    "empty",
+    "truncated",
+    "foreign_dict",
+    "pickled_module",
+    "other_classes",
+    "reordered_classes",
+    "wrong_weights",
+]
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS)
@@ -194,10 +217,13 @@ def test_bad_checkpoint_raises_one_line_checkpoint_error(kind, trained, tmp_path
         assert "do not fit" in msg
 
 
-@pytest.mark.parametrize("kind", [
-    "unknown_model",
-    "no_state_dict",
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "unknown_model",
+        "no_state_dict",
+    ],
+)
 def test_checkpoint_claiming_our_format_but_unusable(kind, trained, tmp_path):
     ckpt = torch.load(trained[2], weights_only=True)
     if kind == "unknown_model":
@@ -332,10 +358,17 @@ def test_resume_state_of_another_config_is_ignored(sets, tmp_path, monkeypatch):
 def test_resume_with_early_stopping_matches_uninterrupted(sets, tmp_path, monkeypatch):
     # lr 0 and no BatchNorm: the model never changes, so validation accuracy never improves after epoch 1;
     # with patience 1 an uninterrupted run stops after epoch 3.
-    cfg = TrainConfig(model="tumorcnn", model_kwargs={"in_channels": 1, "input_size": SIZE, "blocks": 2,
-                                                      "convs_per_block": 1, "width": 4},
-                      optimizer="sgd", lr=0.0, epochs=6, batch_size=16, scheduler="none", augment=False,
-                      early_stopping=1)
+    cfg = TrainConfig(
+        model="tumorcnn",
+        model_kwargs={"in_channels": 1, "input_size": SIZE, "blocks": 2, "convs_per_block": 1, "width": 4},
+        optimizer="sgd",
+        lr=0.0,
+        epochs=6,
+        batch_size=16,
+        scheduler="none",
+        augment=False,
+        early_stopping=1,
+    )
     _, ref = engine.train(cfg, *sets, progress=False)
     assert ref["epoch"].tolist() == [1, 2, 3]
     out = tmp_path / "run.pt"
@@ -348,9 +381,16 @@ def test_resume_with_early_stopping_matches_uninterrupted(sets, tmp_path, monkey
 
 
 # ----------------------------------------------------------------------------- optimizers and schedulers
-@pytest.mark.parametrize("name, cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam),
-                                       ("adamw", torch.optim.AdamW), ("adamax", torch.optim.Adamax),
-                                       ("AdamW", torch.optim.AdamW)])
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("sgd", torch.optim.SGD),
+        ("adam", torch.optim.Adam),
+        ("adamw", torch.optim.AdamW),
+        ("adamax", torch.optim.Adamax),
+        ("AdamW", torch.optim.AdamW),
+    ],
+)
 def test_make_optimizer(name, cls):
     opt = engine.make_optimizer(name, nn.Linear(3, 2).parameters(), lr=0.01, weight_decay=1e-4, momentum=0.8)
     assert type(opt) is cls
@@ -390,8 +430,9 @@ def test_onecycle_with_four_steps_in_total(sets):
 
 @pytest.mark.parametrize("optimizer, scheduler", [("sgd", "cosine"), ("adamax", "none")])
 def test_train_with_other_optimizers_and_schedulers(sets, optimizer, scheduler):
-    _, hist = engine.train(small_cfg(epochs=1, optimizer=optimizer, scheduler=scheduler, augment=False), *sets,
-                           progress=False)
+    _, hist = engine.train(
+        small_cfg(epochs=1, optimizer=optimizer, scheduler=scheduler, augment=False), *sets, progress=False
+    )
     assert len(hist) == 1 and np.isfinite(hist["train_loss"]).all()
 
 

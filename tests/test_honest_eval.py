@@ -26,8 +26,13 @@ def _hashes_with_chain(n_chain: int, n_free: int, seed: int = 0) -> np.ndarray:
 
 def _imageset(labels) -> ImageSet:
     labels = torch.as_tensor(labels)
-    return ImageSet(torch.zeros(len(labels), 8, 8, dtype=torch.uint8), labels, [f"x{i}" for i in range(len(labels))],
-                    root=None, fingerprint="t")
+    return ImageSet(
+        torch.zeros(len(labels), 8, 8, dtype=torch.uint8),
+        labels,
+        [f"x{i}" for i in range(len(labels))],
+        root=None,
+        fingerprint="t",
+    )
 
 
 def test_validation_split_has_no_train_neighbour_and_keeps_the_giant_chain_in_training():

@@ -37,8 +37,15 @@ def test_seed_preset_parameters_and_output():
     ],
 )
 def test_tumorcnn_flatten_size(in_channels, blocks, convs, width, fc_layers, size):
-    model = TumorCNN(in_channels=in_channels, blocks=blocks, convs_per_block=convs, width=width,
-                     fc_layers=fc_layers, fc_hidden=16, input_size=size)
+    model = TumorCNN(
+        in_channels=in_channels,
+        blocks=blocks,
+        convs_per_block=convs,
+        width=width,
+        fc_layers=fc_layers,
+        fc_hidden=16,
+        input_size=size,
+    )
     side = size
     for _ in range(blocks):
         side //= 2

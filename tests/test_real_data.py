@@ -51,8 +51,12 @@ def test_committed_leak_free_file_matches_the_data():
 @needs_data
 def test_predict_real_testing_image_with_shipped_checkpoint():
     image = sorted((real_root() / "Testing" / "pituitary").glob("*.jpg"))[0]
-    out = subprocess.run([sys.executable, "-m", "brainlib", "predict", str(image), "--json",
-                          "--checkpoint", str(SHIPPED["fastnet"])], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "brainlib", "predict", str(image), "--json", "--checkpoint", str(SHIPPED["fastnet"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     row = json.loads(out.stdout.strip().splitlines()[0])
     assert set(row["probabilities"]) == set(config.CLASSES)

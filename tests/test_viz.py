@@ -27,8 +27,14 @@ def _images(n: int, size: int) -> torch.Tensor:
 
 def test_ablation_plot_bars_and_error_bars():
     views = ("validation", "official Testing", "leak-free Testing")
-    summary = pd.DataFrame({**{f"{v} mean": [80.0, 90.0] for v in views}, **{f"{v} std": [2.0, np.nan] for v in views},
-                            "s / epoch": [10.0, 5.0]}, index=["A", "B"])
+    summary = pd.DataFrame(
+        {
+            **{f"{v} mean": [80.0, 90.0] for v in views},
+            **{f"{v} std": [2.0, np.nan] for v in views},
+            "s / epoch": [10.0, 5.0],
+        },
+        index=["A", "B"],
+    )
     fig = viz.ablation_plot(summary, title="t")
     acc, cost = fig.axes
     assert [t.get_text() for t in acc.get_yticklabels()] == ["A", "B"]
