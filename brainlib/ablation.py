@@ -180,7 +180,7 @@ def run_ablation(
             cfg = dataclasses.replace(cfg, synthetic=d.synthetic)
             key = _run_key(cfg, d, profile)
             path = folder / f"{_slug(v.name)}-seed{seed}-{key}.json"
-            cached = _read_cached(path, key) if not force else None
+            cached = sweep.read_cached(path, key) if not force else None
             if cached is None:
                 slots.append(len(rows))
                 jobs.append(
@@ -202,12 +202,7 @@ def run_ablation(
             print(f"trained {record['variant']}, seed {record['seed']}: validation {record['val_acc']:.4f}", flush=True)
 
     if progress and jobs:
-        where = (
-            f"the Dask cluster at {scheduler}"
-            if scheduler
-            else (f"{workers} local worker processes" if workers > 1 else "this process")
-        )
-        print(f"training {len(jobs)} run(s) on {where} ...", flush=True)
+        print(f"training {len(jobs)} run(s) on {sweep.where(workers, scheduler)} ...", flush=True)
     _PREPARED.clear()
     _PREPARED.update({(s, None if root is None else str(root), profile): d for s, d in data.items()})
     try:
@@ -219,20 +214,6 @@ def run_ablation(
     if progress:
         print(f"{len(rows)} runs: {len(jobs)} trained now, {len(rows) - len(jobs)} from {folder.name}/ in the cache")
     return pd.DataFrame(rows)
-
-
-def _read_cached(path: Path, key: str) -> dict | None:
-    """A cached run, or None when missing, of another key, or unreadable (then it is retrained)."""
-    if not path.exists():
-        return None
-    try:
-        cached = json.loads(path.read_text())
-    except (OSError, ValueError):
-        import warnings
-
-        warnings.warn(f"cached run {path} is unreadable (truncated or corrupt); retraining it", stacklevel=3)
-        return None
-    return cached if isinstance(cached, dict) and cached.get("key") == key else None
 
 
 _PREPARED: dict[tuple, PreparedData] = {}  # prepared data per (size, root, profile), in this process

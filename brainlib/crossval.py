@@ -299,7 +299,7 @@ def run_crossval(
     for k in folds:
         key = _run_key(cfg, dataset, fingerprint, table, k, profile)
         path = folder / f"{dataset}-{model}-fold{k}-{key}.json"
-        record = _read_cached(path, key) if not force else None
+        record = sweep.read_cached(path, key) if not force else None
         if record is None:
             slots.append(len(records))
             jobs.append(
@@ -326,29 +326,12 @@ def run_crossval(
             print(f"fold {record['fold']} done: accuracy {record['accuracy']:.4f}", flush=True)
 
     if progress and jobs:
-        where = (
-            f"the Dask cluster at {scheduler}"
-            if scheduler
-            else (f"{workers} local worker processes" if workers > 1 else "this process")
+        print(
+            f"training {model} on {dataset}: {len(jobs)} fold(s) on {sweep.where(workers, scheduler)} ...", flush=True
         )
-        print(f"training {model} on {dataset}: {len(jobs)} fold(s) on {where} ...", flush=True)
     for slot, record in zip(slots, sweep.run_jobs(_fold_job, jobs, workers, scheduler, on_done=announce)):
         records[slot] = {**record, "trained_now": True}
     return records  # type: ignore[return-value]
-
-
-def _read_cached(path: Path, key: str) -> dict | None:
-    """A cached fold, or None when missing, of another key, or unreadable (then it is retrained)."""
-    if not path.exists():
-        return None
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        import warnings
-
-        warnings.warn(f"cached fold {path} is unreadable (truncated or corrupt); retraining it", stacklevel=3)
-        return None
-    return record if isinstance(record, dict) and record.get("key") == key else None
 
 
 @functools.lru_cache(maxsize=2)

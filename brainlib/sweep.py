@@ -32,6 +32,30 @@ def atomic_write_text(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def read_cached(path: Path, key: str) -> dict | None:
+    """A cached result (JSON with its ``key``), or None when it is missing, of another key, or unreadable (a
+    truncated or corrupt file is reported and then recomputed)."""
+    import json
+
+    if not path.exists():
+        return None
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        import warnings
+
+        warnings.warn(f"cached result {path} is unreadable (truncated or corrupt); recomputing it", stacklevel=3)
+        return None
+    return cached if isinstance(cached, dict) and cached.get("key") == key else None
+
+
+def where(workers: int, scheduler: str | None) -> str:
+    """Where jobs run, in words."""
+    if scheduler:
+        return f"the Dask cluster at {scheduler}"
+    return f"{workers} local worker processes" if workers > 1 else "this process"
+
+
 def threads_per_job(workers: int, threads: int | None = None) -> int:
     """Torch threads each job uses: ``threads`` when given, else the machine's cores shared among the workers."""
     if threads is not None:

@@ -6,7 +6,6 @@ Dask cluster giving the sequential results. All data here is SYNTHETIC."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import os
 import shutil
@@ -21,6 +20,7 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
+from test_ablation import _tiny_grid  # the same two-variant grid as the ablation tests
 
 from brainlib import ablation, cli, config, crossval, engine, sweep
 from brainlib.synthetic import write_synthetic_dataset, write_synthetic_figshare
@@ -256,14 +256,6 @@ def test_sweep_arguments_checked(argv, message):
 
 
 # ----------------------------------------------------------------------------- sweeps
-def _tiny_grid():
-    base = engine.recipe("seed", model_kwargs={"input_size": 32}, batch_size=8)
-    return [
-        ablation.Variant("tiny base", "baseline", base),
-        ablation.Variant("tiny adam", "optimizer", dataclasses.replace(base, optimizer="adam")),
-    ]
-
-
 @pytest.fixture(scope="module")
 def sweep_root(tmp_path_factory):
     return write_synthetic_dataset(tmp_path_factory.mktemp("sweep"), 14, 3, size=48, seed=2)
@@ -368,3 +360,43 @@ def test_atomic_write_leaves_no_temporary(tmp_path):
     sweep.atomic_write_text(target, "{}")
     sweep.atomic_write_text(target, '{"a": 1}')
     assert target.read_text() == '{"a": 1}' and [p.name for p in target.parent.iterdir()] == ["r.json"]
+
+
+# ----------------------------------------------------------------------------- zip guard, through the CLI
+def _zip_with(path: Path, entries: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, payload in entries.items():
+            zf.writestr(name, payload)
+    return path
+
+
+def test_fetch_refuses_a_crc_corrupt_zip_and_leaves_nothing(tmp_path):
+    archive = _zip_with(tmp_path / "data.zip", {"Training/glioma/a.jpg": b"x" * 4000})
+    raw = bytearray(archive.read_bytes())
+    start = raw.index(b"x" * 100)
+    raw[start + 10 : start + 20] = b"y" * 10  # payload changed, CRC not: a corrupt download
+    archive.write_bytes(bytes(raw))
+    rc, out, err = run_main(["fetch", "--from", str(archive), "--dest", str(tmp_path / "dest")])
+    assert rc == 2 and err.count("\n") == 1 and "corrupt" in err.lower(), err
+    assert not (tmp_path / "dest").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.zip"]  # no staging folder left behind
+
+
+@pytest.mark.parametrize(
+    "entries, limit, message",
+    [
+        ({"../escape.jpg": b"x"}, None, "points outside the folder"),
+        ({"Training/glioma/a.jpg": b"x" * 5000, "Training/glioma/b.jpg": b"x" * 5000}, 8000, "would expand to"),
+    ],
+)
+def test_fetch_zip_guard(tmp_path, monkeypatch, entries, limit, message):
+    from brainlib import data
+
+    if limit:
+        monkeypatch.setattr(data, "MAX_UNZIPPED_BYTES", limit)
+    archive = _zip_with(tmp_path / "data.zip", entries)
+    rc, out, err = run_main(["fetch", "--from", str(archive), "--dest", str(tmp_path / "dest")])
+    assert rc == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "dest").exists() and not (tmp_path.parent / "escape.jpg").exists()
