@@ -5,8 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.brainlib-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+SOLUTIONS := $(sort $(wildcard notebooks/solutions/[0-9][0-9]_*_solutions.ipynb))
 
-.PHONY: env data test unit nbtest lint format constraints workbook clean-cache
+.PHONY: env data test unit nbtest lint format constraints workbook clean-cache colab browser-test
 
 env: $(STAMP)
 
@@ -20,7 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Rewrites constraints.txt from the current environment (after an intended upgrade).
 constraints: $(STAMP)
-	{ head -3 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e'; } > constraints.txt.new
+	{ head -3 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' \
+	  | sed -E 's|^([A-Za-z0-9_.-]+) @ file:.*/[A-Za-z0-9_.]+-([0-9][^-]*)-.*|\1==\2|'; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 
 # Gets the three datasets unless they are already there ($$BRAINLIB_DATA_DIR or data/brain-tumor-mri,
@@ -52,7 +54,7 @@ nbtest: $(STAMP)
 	      else export BRAINLIB_TCGA_DIR="$(CURDIR)/data/synthetic-$$ds"; fi; \
 	    fi; \
 	  done; \
-	  BRAINLIB_PROFILE=smoke $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env $(NOTEBOOKS); \
+	  BRAINLIB_PROFILE=smoke $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env $(NOTEBOOKS) $(SOLUTIONS); \
 	fi
 
 # ruff's linter and its formatter (check only: `make format` rewrites); also run by pre-commit.
@@ -71,6 +73,23 @@ workbook: data
 	  echo "== $$nb"; \
 	  BRAINLIB_FORCE_RERUN="$(FORCE)" $(BIN)/papermill --cwd notebooks -k python3 "$$nb" "$$nb" || exit 1; \
 	done
+	@for nb in $(SOLUTIONS); do \
+	  echo "== $$nb"; \
+	  $(BIN)/papermill --cwd notebooks/solutions -k python3 "$$nb" "$$nb" || exit 1; \
+	done
 
 clean-cache:
 	rm -rf data/cache
+
+# JupyterLab in headless Chromium (tests/browser, smoke profile): 05 run in full and its Grad-CAM slider moved, the
+# first three code cells of every numbered notebook run. Not part of make test; installs Debian's chromium and the
+# playwright package (no browser download: the system Chromium is used) when they are missing.
+browser-test: $(STAMP)
+	@test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); $$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; }; $(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/python -m pip install -c constraints.txt "playwright>=1.40"
+	BRAINLIB_BROWSER_TEST=1 $(BIN)/python -m pytest -q tests/browser
+
+# "Open in Colab" badges and a Colab-only set-up cell in every notebook, for the repository's GitHub address:
+#   make colab REPO=owner/name   (then commit the notebooks)
+colab: $(STAMP)
+	@test -n "$(REPO)" || { echo "usage: make colab REPO=owner/name"; exit 2; }
+	$(BIN)/python -m brainlib.colab "$(REPO)"

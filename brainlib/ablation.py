@@ -53,6 +53,7 @@ def ablation_grid(size: int = ABLATION_SIZE) -> list[Variant]:
         seed_variant("1 conv / block", "convs per block", {"convs_per_block": 1}),
         seed_variant("2 convs / block", "convs per block", {"convs_per_block": 2}),
         seed_variant("3 blocks", "conv blocks", {"blocks": 3}),
+        seed_variant("seed + BN", "batch norm", {"batch_norm": True}),
         seed_variant("2 FC layers", "FC layers", {"fc_layers": 2}),
         seed_variant("3 FC layers", "FC layers", {"fc_layers": 3}),
         Variant("FastNet", "fast model", engine.recipe("fast", model_kwargs={"input_size": size}, epochs=base.epochs)),

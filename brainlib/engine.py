@@ -216,7 +216,9 @@ def _metadata_problem(ckpt: dict) -> str | None:
         if len(values) > 16:
             return f"model argument {key!r} has {len(values)} entries"
         for v in values:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if isinstance(v, bool):
+                continue  # a switch (e.g. batch_norm)
+            if not isinstance(v, (int, float)):
                 return f"model argument {key!r} = {value!r} is not numeric"
             limit = MAX_INPUT_SIZE if key == "input_size" else MAX_WIDTH
             if not (0 <= v <= limit):

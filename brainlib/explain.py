@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from pytorch_grad_cam import GradCAM
@@ -13,6 +15,9 @@ from torch import nn
 
 from brainlib.data import to_model_input
 from brainlib.models import ClassifierModel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -73,3 +78,57 @@ def first_layer_weights(model: ClassifierModel) -> np.ndarray:
     the channels, this is the filter the image actually meets."""
     conv = next(m for m in model.features.modules() if isinstance(m, nn.Conv2d))
     return conv.weight.detach().float().sum(dim=1).cpu().numpy()
+
+
+def training_statistics(cfg, train_set, steps: int = 60) -> pd.DataFrame:
+    """Train ``cfg`` (a :class:`brainlib.engine.TrainConfig`) for ``steps`` batches from its seed and record, after
+    every step and for every convolution of ``model.features``: the share of the following ReLU's outputs that are
+    exactly zero ("dead" units pass no gradient), the standard deviation of those outputs, and the norm of the
+    convolution's weight gradient; plus the batch loss. For seeing why a network does or does not start learning
+    (05, *Why batch normalisation*); CPU, no augmentation."""
+    import pandas as pd
+
+    from brainlib import config, engine
+    from brainlib.data import TensorImageDataset, make_loader
+    from brainlib.models import build_model
+
+    config.seed_everything(cfg.seed)
+    model = build_model(cfg.model, **cfg.model_kwargs)
+    optimizer = engine.make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
+    loss_fn = nn.CrossEntropyLoss()
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    relus = [m for m in model.features if isinstance(m, nn.ReLU)]
+    outputs: dict[int, torch.Tensor] = {}
+    hooks = [
+        r.register_forward_hook(lambda m, i, o, k=k: outputs.__setitem__(k, o.detach())) for k, r in enumerate(relus)
+    ]
+    loader = make_loader(
+        TensorImageDataset(train_set.images, train_set.labels), cfg.batch_size, shuffle=True, seed=cfg.seed
+    )
+    rows, step = [], 0
+    model.train()
+    try:
+        while step < steps:
+            for images, y in loader:
+                loss = loss_fn(model(to_model_input(images, model.in_channels)), y)
+                optimizer.zero_grad()
+                loss.backward()
+                for k, conv in enumerate(convs):
+                    rows.append(
+                        {
+                            "step": step + 1,
+                            "layer": k + 1,
+                            "loss": loss.item(),
+                            "zero ReLU outputs": (outputs[k] == 0).float().mean().item(),
+                            "activation std": outputs[k].std().item(),
+                            "gradient norm": conv.weight.grad.norm().item(),
+                        }
+                    )
+                optimizer.step()
+                step += 1
+                if step >= steps:
+                    break
+    finally:
+        for h in hooks:
+            h.remove()
+    return pd.DataFrame(rows)

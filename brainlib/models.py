@@ -38,7 +38,8 @@ class TumorCNN(nn.Module):
     """Plain CNN: ``blocks`` × (``convs_per_block`` × [conv3×3 → ReLU]) → MaxPool2, flatten, FC head.
 
     The flatten size is computed with a dummy forward pass, never by hand. With the defaults this is
-    exactly the published seed model (3-channel 224×224 input, 51,032 parameters).
+    exactly the published seed model (3-channel 224×224 input, 51,032 parameters). ``batch_norm=True``
+    puts a BatchNorm2d between every convolution and its ReLU (the "seed + BN" ablation variant).
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class TumorCNN(nn.Module):
         fc_layers: int = 1,
         fc_hidden: int = 64,
         input_size: int = 224,
+        batch_norm: bool = False,
     ):
         super().__init__()
         self.in_channels, self.input_size = in_channels, input_size
@@ -59,7 +61,8 @@ class TumorCNN(nn.Module):
         channels = in_channels
         for _ in range(blocks):
             for _ in range(convs_per_block):
-                layers += [nn.Conv2d(channels, width, kernel_size=3, padding=1), nn.ReLU()]
+                layers += [nn.Conv2d(channels, width, kernel_size=3, padding=1)]
+                layers += [nn.BatchNorm2d(width), nn.ReLU()] if batch_norm else [nn.ReLU()]
                 channels = width
             layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)

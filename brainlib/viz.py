@@ -426,3 +426,32 @@ def intensity_by_group(groups: dict, threshold: int = 10, title: str = "", save:
     fig.tight_layout()
     save_figure(fig, save)
     return fig
+
+
+def training_statistics_plot(stats: dict, save: str | None = None):
+    """Per-step training statistics of several runs (``{label: explain.training_statistics(...)}``): loss, the share
+    of zero ReLU outputs in the last convolution, and the weight-gradient norm of the first and last convolution."""
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
+    for label, table in stats.items():
+        first, last = table["layer"].min(), table["layer"].max()
+        per_step = table[table["layer"] == last]
+        axes[0].plot(per_step["step"], per_step["loss"], label=label)
+        axes[1].plot(per_step["step"], 100 * per_step["zero ReLU outputs"], label=label)
+        axes[2].plot(per_step["step"], table[table["layer"] == first]["gradient norm"], label=label)
+        axes[3].plot(per_step["step"], per_step["gradient norm"], label=label)
+    titles = (
+        "training loss",
+        "zero ReLU outputs, last conv (%)",
+        "gradient norm, first conv",
+        "gradient norm, last conv",
+    )
+    for ax, title in zip(axes, titles):
+        ax.set(title=title, xlabel="training step (batch)")
+    axes[1].set_ylim(0, 100)
+    for ax in axes[2:]:
+        ax.set_yscale("log")
+    axes[0].set_ylabel("cross-entropy")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("single_torch_thread")
 def test_grid_changes_one_thing_per_variant():
     grid = ablation.ablation_grid()
     names = [v.name for v in grid]
-    assert len(names) == len(set(names)) == 9
+    assert len(names) == len(set(names)) == 10
     base = grid[0].cfg
     assert grid[0].group == "baseline"
     assert dataclasses.replace(base, model_kwargs={}) == engine.recipe("seed")  # the seed recipe, only smaller
