@@ -152,9 +152,10 @@ def _metrics_text(result: dict) -> str:
     for name, key in (("official Testing", None), ("leak-free Testing", "leak_free")):
         m = result[key] if key else result
         lo, hi = m.get("accuracy_ci95", (float("nan"), float("nan")))
+        ece = f"  ECE {m['ece']:.4f}" if "ece" in m else ""
         lines.append(
             f"{name:18s} n={m['n']:5d}  accuracy {m['accuracy']:.4f} (95% CI {lo:.4f}–{hi:.4f})  "
-            f"macro-F1 {m['macro_f1']:.4f}"
+            f"macro-F1 {m['macro_f1']:.4f}{ece}"
         )
     return "\n".join(lines)
 
@@ -177,17 +178,32 @@ def cmd_evaluate(args) -> int:
 PREDICT_BATCH = 64  # images decoded and classified together
 
 
+def cmd_calibrate(args) -> int:
+    from brainlib.evaluation import calibrate_checkpoint
+
+    temperature = calibrate_checkpoint(args.checkpoint, root=args.data)
+    if args.json:
+        print(json.dumps({"checkpoint": args.checkpoint, "temperature": temperature}))
+    else:
+        print(
+            f"{args.checkpoint}: temperature {temperature:.4f} fitted on the validation split and stored "
+            "(predict and evaluate apply it)"
+        )
+    return EXIT_OK
+
+
 def cmd_predict(args) -> int:
     import numpy as np
     import torch
 
     from brainlib.data import iter_image_files, load_image
-    from brainlib.engine import load_checkpoint, predict_proba
+    from brainlib.engine import checkpoint_temperature, load_checkpoint, predict_proba
 
     device = config.get_device(args.device)
     model, ckpt = load_checkpoint(args.checkpoint, device=device)
     size = ckpt["preprocessing"]["size"]
     tta = ckpt.get("tta", False)
+    temperature = checkpoint_temperature(ckpt)
     synthetic = bool(ckpt.get("train_config", {}).get("synthetic", False))
     if synthetic:
         print(
@@ -251,7 +267,9 @@ def cmd_predict(args) -> int:
             except DataError as e:
                 decoded.append(str(e))
         images = [d for d in decoded if not isinstance(d, str)]
-        probs = iter(predict_proba(model, torch.from_numpy(np.stack(images)), tta=tta) if images else [])
+        probs = iter(
+            predict_proba(model, torch.from_numpy(np.stack(images)), tta=tta, temperature=temperature) if images else []
+        )
         for f, d in zip(chunk, decoded):
             if isinstance(d, str):
                 report_error(f, d)
@@ -474,6 +492,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _device_arg(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("calibrate", help="fit a checkpoint's temperature on the validation split and store it")
+    p.add_argument("--checkpoint", default=str(config.DEFAULT_CHECKPOINT))
+    p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("predict", help="classify image files or folders of images")
     p.add_argument("paths", nargs="+", metavar="IMAGE_OR_DIR")

@@ -223,6 +223,9 @@ def _metadata_problem(ckpt: dict) -> str | None:
             limit = MAX_INPUT_SIZE if key == "input_size" else MAX_WIDTH
             if not (0 <= v <= limit):
                 return f"model argument {key!r} = {value!r} is out of range (0..{limit})"
+    temperature = ckpt.get("temperature", 1.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0.01 <= temperature <= 100:
+        return f"temperature {temperature!r} is not a number in 0.01..100"
     state = ckpt["state_dict"]
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
@@ -480,17 +483,52 @@ def update_checkpoint(path: str | os.PathLike, **meta) -> None:
 
 # ----------------------------------------------------------------------------- inference
 @torch.no_grad()
-def predict_proba(model: nn.Module, images_uint8: torch.Tensor, batch_size: int = 256, tta: bool = False) -> np.ndarray:
+def predict_logits(
+    model: nn.Module, images_uint8: torch.Tensor, batch_size: int = 256, tta: bool = False
+) -> np.ndarray:
+    """Raw class scores for uint8 N×H×W images: N×classes, or 2×N×classes with ``tta`` (the image, its mirror)."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(images_uint8), batch_size):
+        x = to_model_input(images_uint8[i : i + batch_size].to(device), model.in_channels)
+        views = (x, torch.flip(x, dims=[3])) if tta else (x,)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp(device)):
+            out.append(torch.stack([model(v).float() for v in views]).cpu())
+    n = 2 if tta else 1
+    return torch.cat(out, dim=1).numpy() if out else np.zeros((n, 0, len(config.CLASSES)), dtype=np.float32)
+
+
+def probabilities_from_logits(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Softmax of ``logits / temperature`` (views × N × classes), averaged over the views (flip TTA)."""
+    z = torch.as_tensor(logits)
+    if temperature != 1.0:
+        z = z / temperature
+    return torch.softmax(z, dim=-1).mean(0).numpy()
+
+
+@torch.no_grad()
+def predict_proba(
+    model: nn.Module, images_uint8: torch.Tensor, batch_size: int = 256, tta: bool = False, temperature: float = 1.0
+) -> np.ndarray:
     """Class probabilities (N×classes, float32 numpy) for uint8 N×H×W images at the model's input size, computed
-    on the model's device (batches moved there, mixed precision on CUDA)."""
+    on the model's device (batches moved there, mixed precision on CUDA); logits are divided by ``temperature``
+    (the checkpoint's calibration, see :func:`brainlib.evaluation.fit_temperature`) before the softmax."""
     model.eval()
     device = next(model.parameters()).device
     out = []
     for i in range(0, len(images_uint8), batch_size):
         x = to_model_input(images_uint8[i : i + batch_size].to(device), model.in_channels)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp(device)):
-            p = torch.softmax(model(x).float(), dim=1)
+            z = model(x).float()
+            p = torch.softmax(z if temperature == 1.0 else z / temperature, dim=1)
             if tta:
-                p = (p + torch.softmax(model(torch.flip(x, dims=[3])).float(), dim=1)) / 2
+                zf = model(torch.flip(x, dims=[3])).float()
+                p = (p + torch.softmax(zf if temperature == 1.0 else zf / temperature, dim=1)) / 2
         out.append(p.float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, len(config.CLASSES)), dtype=np.float32)
+
+
+def checkpoint_temperature(ckpt: dict) -> float:
+    """The calibration temperature stored in a checkpoint (1.0, i.e. none, for older checkpoints)."""
+    return float(ckpt.get("temperature", 1.0))

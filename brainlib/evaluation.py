@@ -93,23 +93,65 @@ def metrics_table(views: dict[str, dict]) -> pd.DataFrame:
 
 
 def test_report(
-    model: torch.nn.Module, test: ImageSet, leak_free: np.ndarray, tta: bool = False, clusters: np.ndarray | None = None
+    model: torch.nn.Module,
+    test: ImageSet,
+    leak_free: np.ndarray,
+    tta: bool = False,
+    clusters: np.ndarray | None = None,
+    temperature: float = 1.0,
 ) -> dict:
     """Official Testing metrics with the same metrics on the leak-free subset under ``leak_free``."""
-    probs = engine.predict_proba(model, test.images, tta=tta)
-    return report_from_predictions(test.labels.numpy(), probs.argmax(1), leak_free, clusters)
+    probs = engine.predict_proba(model, test.images, tta=tta, temperature=temperature)
+    return report_from_predictions(test.labels.numpy(), probs.argmax(1), leak_free, clusters, probs=probs)
 
 
 def report_from_predictions(
-    y: np.ndarray, pred: np.ndarray, leak_free: np.ndarray, clusters: np.ndarray | None = None
+    y: np.ndarray,
+    pred: np.ndarray,
+    leak_free: np.ndarray,
+    clusters: np.ndarray | None = None,
+    probs: np.ndarray | None = None,
 ) -> dict:
     """Official and leak-free metrics; intervals resample ``clusters`` (near-duplicate clusters of Testing)
-    when given, images otherwise."""
+    when given, images otherwise. With ``probs``, the expected calibration error (``ece``) of each view too."""
+    from brainlib.metrics import calibration
+
     result = metrics_with_ci(y, pred, groups=clusters)
     result["leak_free"] = metrics_with_ci(
         y[leak_free], pred[leak_free], groups=None if clusters is None else clusters[leak_free]
     )
+    if probs is not None:
+        result["ece"] = calibration(probs, y)[0] if len(y) else float("nan")
+        result["leak_free"]["ece"] = calibration(probs[leak_free], y[leak_free])[0] if leak_free.any() else float("nan")
     return result
+
+
+def fit_temperature(model: torch.nn.Module, images: ImageSet, tta: bool = False) -> float:
+    """Temperature scaling (Guo et al. 2017): the T > 0 minimising the negative log-likelihood of
+    ``softmax(logits / T)`` (averaged over the flip views with ``tta``) on ``images`` — the validation split,
+    never Testing. Accuracy is unchanged (the ranking of classes per image stays); confidence is rescaled."""
+    from scipy.optimize import minimize_scalar
+
+    logits = engine.predict_logits(model, images.images, tta=tta)
+    y = images.labels.numpy()
+    if not len(y):
+        return 1.0
+
+    def nll(t: float) -> float:
+        p = engine.probabilities_from_logits(logits, t)[np.arange(len(y)), y]
+        return float(-np.log(np.clip(p, 1e-12, None)).mean())
+
+    return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded", options={"xatol": 1e-4}).x)
+
+
+def calibrate_checkpoint(path: str | os.PathLike, root: str | os.PathLike | None = None) -> float:
+    """Fit a checkpoint's temperature on the validation split of Training (the split it was selected on) and
+    store it in the checkpoint; returns it."""
+    model, ckpt = engine.load_checkpoint(path, device="cpu")
+    data = prepare_data(ckpt["preprocessing"]["size"], root)
+    temperature = fit_temperature(model, data.val, tta=ckpt.get("tta", False))
+    engine.update_checkpoint(path, temperature=temperature)
+    return temperature
 
 
 def testing_clusters(test224: ImageSet, threshold: int = audit.DEFAULT_THRESHOLD) -> np.ndarray:
@@ -146,7 +188,11 @@ def train_and_evaluate(
     run = engine.train(
         cfg, data.train, data.val, out=out, progress=progress, resume=resume, extra_meta=meta, device=device
     )
-    result = test_report(run.model, data.test, data.leak_free, tta=cfg.tta, clusters=data.test_clusters)
+    temperature = fit_temperature(run.model, data.val, tta=cfg.tta)  # calibration, on validation only
+    result = test_report(
+        run.model, data.test, data.leak_free, tta=cfg.tta, clusters=data.test_clusters, temperature=temperature
+    )
+    result["temperature"] = temperature
     result.update(
         {
             "model": cfg.model,
@@ -163,7 +209,7 @@ def train_and_evaluate(
         }
     )
     if out:
-        engine.update_checkpoint(out, metrics=_plain(result))
+        engine.update_checkpoint(out, metrics=_plain(result), temperature=temperature)
     result["history"] = run.history.to_dict("records")
     return result
 
@@ -194,17 +240,19 @@ def checkpoint_predictions(
     tta: bool | None = None,
     max_per_class: int | None = None,
     device: str | torch.device | None = None,
+    calibrated: bool = True,
 ) -> Predictions:
-    """Load a checkpoint and predict every Testing image (flip TTA as the checkpoint's recipe says)."""
+    """Load a checkpoint and predict every Testing image (flip TTA as the checkpoint's recipe says; probabilities
+    with the checkpoint's temperature unless ``calibrated=False``)."""
     model, ckpt = engine.load_checkpoint(path, device=device)
     size = ckpt["preprocessing"]["size"]
     test = load_split("Testing", size, root, max_per_class)
     test224 = test if size == 224 else load_split("Testing", 224, root, max_per_class)
     mask = audit.leak_free_mask(test224)
     tta = ckpt.get("tta", False) if tta is None else tta
-    return Predictions(
-        model, ckpt, test, engine.predict_proba(model, test.images, tta=tta), mask, testing_clusters(test224)
-    )
+    temperature = engine.checkpoint_temperature(ckpt) if calibrated else 1.0
+    probs = engine.predict_proba(model, test.images, tta=tta, temperature=temperature)
+    return Predictions(model, ckpt, test, probs, mask, testing_clusters(test224))
 
 
 def evaluate_checkpoint(
@@ -216,8 +264,9 @@ def evaluate_checkpoint(
 ) -> dict:
     """Metrics of a checkpoint on the official Testing split and on its leak-free subset."""
     p = checkpoint_predictions(path, root, tta, max_per_class, device)
-    result = report_from_predictions(p.labels, p.predicted, p.leak_free, p.clusters)
+    result = report_from_predictions(p.labels, p.predicted, p.leak_free, p.clusters, probs=p.probs)
     tta = p.checkpoint.get("tta", False) if tta is None else tta
+    result["temperature"] = engine.checkpoint_temperature(p.checkpoint)
     result.update(
         {
             "checkpoint": str(Path(path)),

@@ -50,7 +50,9 @@ def predict_external(
     """Load a Kaggle-trained checkpoint and predict every image of ``dataset`` (recipe's flip TTA included)."""
     model, ckpt = engine.load_checkpoint(checkpoint)
     data = datasets.load(dataset, ckpt["preprocessing"]["size"], root)
-    probs = engine.predict_proba(model, data.images.images, tta=ckpt.get("tta", False))
+    probs = engine.predict_proba(
+        model, data.images.images, tta=ckpt.get("tta", False), temperature=engine.checkpoint_temperature(ckpt)
+    )
     table = data.table.copy()
     for i, c in enumerate(config.CLASSES):
         table[f"p_{c}"] = probs[:, i]

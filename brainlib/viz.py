@@ -192,15 +192,13 @@ def prediction_titles(labels, probs, idx) -> list[str]:
     ]
 
 
-def reliability_diagram(tables: dict, save: str | None = None):
+def reliability_diagram(tables: dict, save: str | None = None, title: str = "Reliability diagram", ax=None):
     """Reliability diagrams: ``tables`` maps a name to (ece, table) from ``metrics.calibration``."""
-    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    fig, ax = plt.subplots(figsize=(4.5, 4.2)) if ax is None else (ax.figure, ax)
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     for name, (ece, table) in tables.items():
         ax.plot(table["confidence"], table["accuracy"], marker="o", label=f"{name} (ECE {ece:.3f})")
-    ax.set(
-        xlabel="confidence (top class)", ylabel="accuracy", title="Reliability diagram", xlim=(0, 1.02), ylim=(0, 1.02)
-    )
+    ax.set(xlabel="confidence (top class)", ylabel="accuracy", title=title, xlim=(0, 1.02), ylim=(0, 1.02))
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, save)
