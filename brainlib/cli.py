@@ -116,7 +116,8 @@ def cmd_train(args) -> int:
         problems.append(f"--lr must be a positive finite number, got {args.lr}")
     if args.out is not None and not args.out.strip():
         problems.append("--out is empty; give a checkpoint path")
-    out = Path(args.out) if args.out else config.MODELS_DIR / f"{args.model}.pt"
+    suffix = "_quick" if args.recipe == "quick" else ""  # never overwrites the shipped default with a quick model
+    out = Path(args.out) if args.out else config.MODELS_DIR / f"{args.model}{suffix}.pt"
     if out.is_dir():
         problems.append(f"--out {out} is a folder; give a checkpoint file path")
     elif out.parent.exists() and not os.access(out.parent, os.W_OK):
@@ -125,6 +126,8 @@ def cmd_train(args) -> int:
         raise DataError("\n".join(f"{'brainlib: error: ' if i else ''}{p}" for i, p in enumerate(problems)))
     device = _device(args)
     recipe_name = args.recipe or ("seed" if args.model == "seed" else "fast")
+    if recipe_name == "quick" and args.model != "fastnet":
+        raise DataError(f"--recipe quick trains FastNet; it cannot train --model {args.model}")
     cfg = engine.recipe(
         recipe_name,
         model=args.model,
@@ -447,13 +450,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model, write a checkpoint, report Testing metrics")
     p.add_argument("--model", default="fastnet", help="model name (fastnet, seed, tumorcnn)")
-    p.add_argument("--recipe", choices=["seed", "fast"], help="training recipe (default: seed for the seed model)")
+    p.add_argument(
+        "--recipe",
+        choices=["seed", "fast", "quick"],
+        help="training recipe: fast (default, FastNet at 160 px), quick (FastNet at 128 px, for a class), "
+        "seed (the published recipe; default for the seed model)",
+    )
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "adamax"])
     p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--out", help="checkpoint path (default: models/<model>.pt)")
+    p.add_argument(
+        "--out", help="checkpoint path (default: models/<model>.pt; models/fastnet_quick.pt for --recipe quick)"
+    )
     p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
     p.add_argument("--restart", action="store_true", help="ignore an interrupted run's resume state")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")

@@ -65,6 +65,9 @@ RECIPES: dict[str, TrainConfig] = {
     # The fast recipe: FastNet (1×160×160), AdamW + one-cycle, label smoothing, batched augmentation,
     # flip test-time augmentation.
     "fast": TrainConfig(tta=True),
+    # The quick recipe, for training live in class: the fast recipe at 128×128 pixels (about two thirds of the
+    # training time; chosen on validation accuracy among 10/15/20 epochs at 160 px and 30 epochs at 128 px).
+    "quick": TrainConfig(model_kwargs={"input_size": 128}, tta=True),
 }
 
 

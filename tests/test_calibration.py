@@ -87,3 +87,28 @@ def test_calibrate_then_evaluate_reports_ece_and_temperature(trained, synthetic_
     assert result["temperature"] == pytest.approx(t)
     assert 0 <= result["ece"] <= 1 and 0 <= result["leak_free"]["ece"] <= 1
     assert torch.load(path, weights_only=True)["temperature"] == pytest.approx(t)
+
+
+def test_quick_recipe_is_fastnet_at_128_px_and_never_overwrites_the_default(synthetic_root, monkeypatch):
+    from brainlib import config
+    from brainlib.models import build_model
+
+    cfg = engine.recipe("quick")
+    assert cfg.model == "fastnet" and build_model(cfg.model, **cfg.model_kwargs).input_size == 128
+    assert dataclasses_fields_equal(cfg, engine.recipe("fast"), but={"model_kwargs"})
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        assert cli.main(["train", "--recipe", "quick", "--model", "seed"]) == 2
+    assert "--recipe quick trains FastNet" in err.getvalue()
+    monkeypatch.setenv("BRAINLIB_DATA_DIR", str(synthetic_root))
+    monkeypatch.setenv("BRAINLIB_PROFILE", "smoke")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert cli.main(["train", "--recipe", "quick"]) == 0
+    assert (config.MODELS_DIR / "fastnet_quick.pt").exists() and not config.DEFAULT_CHECKPOINT.exists()
+    assert engine.read_checkpoint(config.MODELS_DIR / "fastnet_quick.pt")["preprocessing"]["size"] == 128
+
+
+def dataclasses_fields_equal(a, b, but: set) -> bool:
+    import dataclasses
+
+    return all(getattr(a, f.name) == getattr(b, f.name) for f in dataclasses.fields(a) if f.name not in but)
