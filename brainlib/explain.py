@@ -53,15 +53,16 @@ def overlay(image_uint8, heatmap: np.ndarray, image_weight: float = 0.6) -> np.n
 
 
 def explain_image(
-    model: ClassifierModel, image_uint8: torch.Tensor, tta: bool = False
+    model: ClassifierModel, image_uint8: torch.Tensor, tta: bool = False, temperature: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities and the Grad-CAM heat map of the predicted class for one uint8 H×W image (what
-    :func:`brainlib.viz.prediction_panel` draws)."""
+    """Class probabilities (with the checkpoint's ``temperature``, as ``brainlib predict`` gives them) and the
+    Grad-CAM heat map of the predicted class for one uint8 H×W image (what :func:`brainlib.viz.prediction_panel`
+    draws)."""
     from brainlib.engine import predict_proba
 
     img = torch.as_tensor(image_uint8)
     img = img.unsqueeze(0) if img.ndim == 2 else img
-    probs = predict_proba(model, img, tta=tta)[0]
+    probs = predict_proba(model, img, tta=tta, temperature=temperature)[0]
     return probs, gradcam(model, img, classes=[int(probs.argmax())])[0]
 
 
