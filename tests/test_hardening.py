@@ -5,8 +5,6 @@ Dask cluster giving the sequential results. All data here is SYNTHETIC."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import shutil
 import signal
@@ -21,6 +19,7 @@ import pytest
 import torch
 from PIL import Image
 from test_ablation import _tiny_grid  # the same two-variant grid as the ablation tests
+from test_cli_contract import run_main  # cli.main with stdout and stderr captured
 
 from brainlib import ablation, cli, config, crossval, engine, sweep
 from brainlib.synthetic import write_synthetic_dataset, write_synthetic_figshare
@@ -28,37 +27,28 @@ from brainlib.synthetic import write_synthetic_dataset, write_synthetic_figshare
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_main(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = cli.main(argv)
-    return rc, out.getvalue(), err.getvalue()
-
-
 def _env(**extra):
     return {**os.environ, "PYTHONPATH": str(REPO), **extra}
 
 
 # ----------------------------------------------------------------------------- a fast CLI
+def _heavy_modules_after(imports: str, heavy: tuple[str, ...]) -> list[str]:
+    """Which of ``heavy`` a fresh interpreter has loaded after running ``imports``."""
+    code = f"import sys; {imports}; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=120)
+    assert out.returncode == 0, out.stderr
+    return eval(out.stdout)  # noqa: S307 — our own printed list
+
+
 def test_help_and_config_do_not_import_torch():
     """`brainlib --help` must answer in well under a second: nothing it imports may load torch or numpy."""
-    code = (
-        "import sys, brainlib.cli, brainlib.config; brainlib.cli.build_parser().format_help(); "
-        "print(sorted(m for m in ('torch', 'numpy', 'pandas') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    imports = "import brainlib.cli, brainlib.config; brainlib.cli.build_parser().format_help()"
+    assert _heavy_modules_after(imports, ("torch", "numpy", "pandas")) == []
 
 
 def test_predict_path_does_not_import_pandas_or_sklearn():
-    code = (
-        "import sys, brainlib.engine, brainlib.data; "
-        "print(sorted(m for m in ('pandas', 'sklearn', 'scipy', 'matplotlib') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    heavy = ("pandas", "sklearn", "scipy", "matplotlib")
+    assert _heavy_modules_after("import brainlib.engine, brainlib.data, brainlib.cli", heavy) == []
 
 
 @pytest.fixture
