@@ -272,8 +272,12 @@ def run_crossval(
     workers: int = 1,
     scheduler: str | None = None,
     threads: int | None = None,
+    cfg: engine.TrainConfig | None = None,
 ) -> list[dict]:
     """Every requested fold's record (see :func:`run_fold`), from the cache or trained now.
+
+    ``cfg`` trains another recipe than ``model``'s (``model`` then only names the cache files; the head is
+    resized to the dataset's classes).
 
     Missing folds train in this process, on ``workers`` local processes, or on the Dask cluster at
     ``scheduler``; ``threads`` as in :func:`brainlib.ablation.run_ablation`."""
@@ -288,7 +292,10 @@ def run_crossval(
     bad = [f for f in folds if f not in all_folds]
     if bad:
         raise ValueError(f"no fold(s) {bad} in {dataset}; its folds are {all_folds}")
-    cfg = cv_recipe(model, len(spec.classes))
+    if cfg is None:
+        cfg = cv_recipe(model, len(spec.classes))
+    else:
+        cfg = dataclasses.replace(cfg, model_kwargs={**cfg.model_kwargs, "num_classes": len(spec.classes)})
     if profile.epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=profile.epochs)
     fingerprint = datasets.content_fingerprint(root, list(table["path"]))

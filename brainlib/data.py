@@ -482,6 +482,58 @@ def augment_batch(
     return (((x - mean) * c + mean) * b).clamp_(0, 1)
 
 
+AUGMENT_LEVELS = ("basic", "mri")  # TrainConfig.augment: True means "basic"
+
+
+def intensity_augment(
+    x: torch.Tensor,
+    gamma: tuple[float, float] = (0.6, 1.6),
+    bias: float = 0.35,
+    noise: float = 0.04,
+    blur_p: float = 0.25,
+    lowres_p: float = 0.25,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """MRI-style intensity augmentation of a float batch in [0, 1] (N×C×H×W), each image with its own draw:
+    a gamma curve (log-uniform in ``gamma``), a smooth multiplicative bias field (up to ±``bias`` in log
+    intensity, a random 4×4 field upsampled), Gaussian noise inside the head (σ up to ``noise``), and for a
+    random part of the batch a Gaussian blur (σ 0.5–1.5 px) or a lower acquisition resolution (1.5–3× down and
+    back up). Scanners and sequences differ in exactly these ways; the shapes of the anatomy do not.
+    Background stays black."""
+    n, c, h, w = x.shape
+    dev = x.device
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=generator).to(dev)
+
+    head = x > 0.02
+    lo, hi = np.log(gamma[0]), np.log(gamma[1])
+    g = torch.exp(lo + (hi - lo) * rand(n, 1, 1, 1))
+    x = x.clamp(min=1e-6) ** g
+    field = torch.nn.functional.interpolate(
+        (2 * rand(n, 1, 4, 4) - 1) * bias, size=(h, w), mode="bicubic", align_corners=True
+    )
+    x = x * torch.exp(field)
+    x = x + torch.randn(x.shape, generator=generator).to(dev) * (noise * rand(n, 1, 1, 1)) * head
+    blur = rand(n) < blur_p
+    if blur.any():
+        sigma = 0.5 + rand(1).item()
+        r = torch.arange(-2, 3, device=dev, dtype=x.dtype)
+        k = torch.exp(-(r**2) / (2 * sigma**2))
+        k = (k / k.sum()).view(1, 1, 1, 5).expand(c, 1, 1, 5)
+        b = torch.nn.functional.conv2d(x[blur], k, padding=(0, 2), groups=c)
+        b = torch.nn.functional.conv2d(b, k.transpose(2, 3), padding=(2, 0), groups=c)
+        x = x.clone()
+        x[blur] = b
+    low = rand(n) < lowres_p
+    if low.any():
+        factor = 1.5 + 1.5 * rand(1).item()
+        small = torch.nn.functional.interpolate(x[low], scale_factor=1 / factor, mode="area")
+        x = x.clone()
+        x[low] = torch.nn.functional.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    return (x * head).clamp_(0, 1)
+
+
 def match_histograms(images_uint8: torch.Tensor, reference: np.ndarray, threshold: int = 10) -> torch.Tensor:
     """Map each image's gray levels inside the head (pixels above ``threshold``) onto the ``reference``
     distribution (a 256-bin histogram): every image then has the same brightness and contrast, so a model
@@ -515,12 +567,17 @@ def standardize_intensity(images_uint8: torch.Tensor, mean: float, std: float, t
     return torch.from_numpy(out.round().astype(np.uint8))
 
 
-def to_model_input(images_uint8: torch.Tensor, channels: int = 1, augment: bool = False) -> torch.Tensor:
-    """uint8 N×H×W (or N×1×H×W) → normalized float N×C×H×W, optionally augmented."""
+def to_model_input(images_uint8: torch.Tensor, channels: int = 1, augment: bool | str = False) -> torch.Tensor:
+    """uint8 N×H×W (or N×1×H×W) → normalized float N×C×H×W, optionally augmented: ``True`` or ``"basic"``
+    geometric plus brightness/contrast (:func:`augment_batch`), ``"mri"`` that plus :func:`intensity_augment`."""
     x = images_uint8 if images_uint8.dim() == 4 else images_uint8.unsqueeze(1)
     x = x.float() / 255.0
     if augment:
+        if augment is not True and augment not in AUGMENT_LEVELS:
+            raise ValueError(f"unknown augmentation {augment!r}; choose one of {', '.join(AUGMENT_LEVELS)}")
         x = augment_batch(x)
+        if augment == "mri":
+            x = intensity_augment(x)
     x = (x - NORM_MEAN) / NORM_STD
     return x.expand(-1, channels, -1, -1).contiguous() if channels != 1 else x
 

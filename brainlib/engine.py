@@ -221,6 +221,8 @@ def _metadata_problem(ckpt: dict) -> str | None:
         for v in values:
             if isinstance(v, bool):
                 continue  # a switch (e.g. batch_norm)
+            if isinstance(v, str) and len(v) <= 32:
+                continue  # a choice (e.g. input_norm), checked by the model's constructor
             if not isinstance(v, (int, float)):
                 return f"model argument {key!r} = {value!r} is not numeric"
             limit = MAX_INPUT_SIZE if key == "input_size" else MAX_WIDTH

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from brainlib.config import CLASSES
+from brainlib.data import NORM_MEAN, NORM_STD
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,6 +97,26 @@ class Residual(nn.Module):
         return x + self.body(x)
 
 
+class BrainNorm(nn.Module):
+    """Per-image intensity normalisation inside the head, as the network's first (parameter-free) layer:
+    the pixels above ``threshold`` (of the 0–255 scale) are z-scored with that image's own mean and standard
+    deviation, the background is set to ``background``. Part of the model, so training, ``predict``,
+    evaluation and Grad-CAM all apply it; the input stays the usual normalised image."""
+
+    def __init__(self, threshold: int = 10, background: float = -3.0):
+        super().__init__()
+        self.cut = (threshold / 255 - NORM_MEAN) / NORM_STD  # the threshold on the normalised scale
+        self.background = background
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        head = (x > self.cut).to(x.dtype)
+        n = head.sum(dim=(1, 2, 3), keepdim=True).clamp(min=2)
+        mean = (x * head).sum(dim=(1, 2, 3), keepdim=True) / n
+        var = (((x - mean) * head) ** 2).sum(dim=(1, 2, 3), keepdim=True) / (n - 1)
+        z = (x - mean) / var.clamp(min=1e-6).sqrt()
+        return z * head + self.background * (1 - head)
+
+
 class FastNet(nn.Module):
     """Small residual BN network on 1-channel 160×160 input, built to train in minutes on a CPU.
 
@@ -114,8 +135,11 @@ class FastNet(nn.Module):
         input_size: int = 160,
         dropout: float = 0.2,
         stem_stride: int = 4,
+        input_norm: str = "global",
     ):
         super().__init__()
+        if input_norm not in ("global", "brain"):
+            raise ValueError(f"unknown input_norm {input_norm!r}; choose global or brain")
         self.in_channels, self.input_size = in_channels, input_size
         widths = tuple(widths)
         if stem_stride == 2:
@@ -126,7 +150,7 @@ class FastNet(nn.Module):
                 nn.BatchNorm2d(widths[0]),
                 nn.ReLU(inplace=True),
             )
-        layers: list[nn.Module] = [stem]
+        layers: list[nn.Module] = [BrainNorm(), stem] if input_norm == "brain" else [stem]
         for cin, cout in zip(widths[:-1], widths[1:]):
             layers += [conv_bn(cin, cout, stride=2), Residual(cout)]
         self.features = nn.Sequential(*layers)

@@ -241,6 +241,25 @@ def test_crossval_cache_key_follows_recipe_and_data(figshare_root, tmp_path):
     assert crossval._run_key(a, "figshare-cheng", fp, table, 2, profile) != key
 
 
+def test_crossval_trains_a_given_recipe(figshare_root, tmp_path):
+    profile = config.get_profile("smoke")
+    cfg = engine.recipe("fast", augment="mri", model_kwargs={"input_size": 64})
+    recs = crossval.run_crossval(
+        "figshare-cheng",
+        "variant",
+        [2],
+        root=figshare_root,
+        profile=profile,
+        cache_dir=tmp_path,
+        cfg=cfg,
+        progress=False,
+    )
+    assert recs[0]["config"]["augment"] == "mri"
+    assert recs[0]["config"]["model_kwargs"] == {"input_size": 64, "num_classes": 3}
+    assert np.asarray(recs[0]["probabilities"]).shape[1] == 3
+    assert len(list((tmp_path / "smoke").glob("figshare-cheng-variant-fold2-*.json"))) == 1
+
+
 def test_crossval_seed_model_has_three_outputs(figshare_root, tmp_path):
     recs = crossval.run_crossval(
         "figshare-cheng",

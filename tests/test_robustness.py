@@ -1,0 +1,101 @@
+"""The robustness tools: MRI-style intensity augmentation, per-image normalisation inside the head, and
+cross-validating a recipe given as a TrainConfig (all on small SYNTHETIC tensors or the figshare fixture)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from brainlib import engine
+from brainlib.data import intensity_augment, to_model_input
+from brainlib.models import BrainNorm, build_model, count_parameters
+
+
+def head_image(n: int = 4, size: int = 32) -> torch.Tensor:
+    """Bright discs (a 'head') on black, with a gradient inside: N×1×size×size in [0, 1]."""
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    disc = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 3) ** 2).float()
+    x = disc * (0.3 + 0.5 * xx / size)
+    return x.expand(n, 1, size, size).clone()
+
+
+def test_intensity_augment_keeps_range_background_and_is_reproducible():
+    x = head_image()
+    a = intensity_augment(x, generator=torch.Generator().manual_seed(3))
+    b = intensity_augment(x, generator=torch.Generator().manual_seed(3))
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert a.min() >= 0 and a.max() <= 1
+    assert torch.all(a[x <= 0.02] == 0)  # background stays black: no noise, no bias outside the head
+    assert not torch.allclose(a, x)
+    c = intensity_augment(x, generator=torch.Generator().manual_seed(4))
+    assert not torch.equal(a, c)
+    # every image gets its own draw
+    assert not torch.allclose(a[0], a[1])
+
+
+def test_intensity_augment_blur_and_low_resolution_smooth_the_image():
+    x = head_image(n=2)
+    x[:, :, 10:22:2] += 0.1  # stripes: high spatial frequency
+    x = x.clamp(0, 1)
+    g = torch.Generator().manual_seed(0)
+    y = intensity_augment(x, gamma=(1, 1), bias=0, noise=0, blur_p=1.0, lowres_p=1.0, generator=g)
+
+    def roughness(t):
+        return (t[..., 1:, :] - t[..., :-1, :]).abs().mean()
+
+    assert roughness(y) < roughness(x)
+
+
+def test_to_model_input_augmentation_levels():
+    x = (head_image() * 255).to(torch.uint8)
+    torch.manual_seed(0)
+    basic = to_model_input(x, augment=True)
+    torch.manual_seed(0)
+    assert torch.equal(basic, to_model_input(x, augment="basic"))
+    torch.manual_seed(0)
+    assert not torch.equal(basic, to_model_input(x, augment="mri"))
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        to_model_input(x, augment="strong")
+
+
+def test_brain_norm_removes_brightness_and_contrast_inside_the_head():
+    x = to_model_input((head_image(n=1) * 255).round().to(torch.uint8))
+    raw = (x * 0.5 + 0.5) * 255
+    head = raw > 10
+    brighter = raw.clone()
+    brighter[head] = raw[head] * 0.6 + 40  # another scanner's gain and offset
+    y = (brighter / 255 - 0.5) / 0.5
+    norm = BrainNorm()
+    a, b = norm(x), norm(y)
+    assert torch.allclose(a, b, atol=1e-4)
+    assert torch.all(a[~head] == -3.0)
+    assert a[head].mean().abs() < 1e-4 and a[head].std() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_fastnet_input_norm_choice_and_checkpoint_roundtrip(tmp_path):
+    plain, normed = build_model("fastnet", input_size=64), build_model("fastnet", input_size=64, input_norm="brain")
+    assert count_parameters(plain) == count_parameters(normed)  # parameter-free
+    assert isinstance(normed.features[0], BrainNorm)
+    with pytest.raises(ValueError, match="input_norm"):
+        build_model("fastnet", input_norm="percentile")
+    cfg = engine.TrainConfig(model_kwargs={"input_size": 64, "input_norm": "brain"}, augment="mri")
+    path = tmp_path / "m.pt"
+    engine.atomic_save(engine.checkpoint_dict(normed, cfg), path)
+    model, ckpt = engine.load_checkpoint(path)
+    assert ckpt["model_kwargs"]["input_norm"] == "brain" and ckpt["train_config"]["augment"] == "mri"
+    x = torch.randn(2, 1, 64, 64)
+    normed.eval()
+    assert torch.allclose(model(x), normed(x))
+
+
+def test_checkpoint_with_an_overlong_string_argument_is_refused(tmp_path):
+    model = build_model("fastnet", input_size=64)
+    ckpt = engine.checkpoint_dict(model, engine.TrainConfig(model_kwargs={"input_size": 64}))
+    ckpt["model_kwargs"]["input_norm"] = "x" * 100
+    engine.atomic_save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(engine.CheckpointError, match="input_norm"):
+        engine.load_checkpoint(tmp_path / "bad.pt")
+    ckpt["model_kwargs"]["input_norm"] = "zscore"
+    engine.atomic_save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(engine.CheckpointError, match="cannot build"):
+        engine.load_checkpoint(tmp_path / "bad.pt")
