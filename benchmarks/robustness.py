@@ -182,8 +182,13 @@ def main() -> None:
         cfg = VARIANTS[name][2]
         if args.part in ("kaggle", "all"):
             r = kaggle_part(name, cfg)
-            print(name, "kaggle", {k: r[k] for k in ("val_acc", "official", "leak_free")},
-                  {s: round(v["AUROC"], 3) for s, v in r["tcga"].items()}, flush=True)
+            print(
+                name,
+                "kaggle",
+                {k: r[k] for k in ("val_acc", "official", "leak_free")},
+                {s: round(v["AUROC"], 3) for s, v in r["tcga"].items()},
+                flush=True,
+            )
         if args.part in ("figshare", "all"):
             recs = figshare_part(name, cfg)
             print(name, "figshare", [round(r["accuracy"], 4) for r in recs], flush=True)
