@@ -1,175 +1,19 @@
-"""What makes the Kaggle model hold up on new patients and new scanners: one row per idea.
+"""Command line of the robustness study (brainlib.robustness): train what is missing, collect the table.
 
-Each variant of the training recipe is trained on the Kaggle training part (validation split for epoch
-selection and calibration) and scored on official Testing, its leak-free subset and the TCGA-LGG external set
-(tumor-vs-tumor-free AUROC per sequence); the same recipe is cross-validated on figshare-cheng's patient-level
-folds. Results are cached per variant under ``results/robustness/`` (rerunning only trains what is missing) and
-collected in ``results/robustness.csv``.
-
-Selection rule, fixed before any variant was run: the default recipe is the variant with the highest mean of its
-Kaggle validation accuracy and its mean figshare validation-fold accuracy; both come from training data only.
-Testing, the figshare test folds and TCGA-LGG are reported, never used to choose.
-
-    python benchmarks/robustness.py --part kaggle             # every variant, Kaggle + TCGA
-    python benchmarks/robustness.py --part figshare --only mri  # one variant's five figshare folds
-    python benchmarks/robustness.py --table                   # collect the cache into the CSV
+python benchmarks/robustness.py --part kaggle             # every variant, Kaggle + TCGA
+python benchmarks/robustness.py --part figshare --only mri  # one variant's five figshare folds
+python benchmarks/robustness.py --table                   # collect the cache into results/robustness.csv
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import hashlib
-import json
 import sys
-import tempfile
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from brainlib import config, crossval, engine, evaluation, external, sweep
-from brainlib.data import DECODER_VERSION
-
-FOLDER = config.RESULTS_DIR / "robustness"
-TABLE = config.RESULTS_DIR / "robustness.csv"
-
-
-def variant(base: str = "fast", **changes) -> engine.TrainConfig:
-    cfg = engine.recipe(base)
-    kwargs = {**cfg.model_kwargs, **changes.pop("model_kwargs", {})}
-    return dataclasses.replace(cfg, model_kwargs=kwargs, **changes)
-
-
-# name → (idea, what changes, recipe)
-VARIANTS: dict[str, tuple[str, str, engine.TrainConfig]] = {
-    "fast": ("baseline", "the fast recipe (previous default)", variant()),
-    "mri": ("intensity augmentation", "+ gamma, bias field, noise, blur, low resolution", variant(augment="mri")),
-    "brainnorm": (
-        "per-image normalisation",
-        "+ z-score inside the head (first layer)",
-        variant(model_kwargs={"input_norm": "brain"}),
-    ),
-    "mri+brainnorm": (
-        "both",
-        "intensity augmentation + per-image normalisation",
-        variant(augment="mri", model_kwargs={"input_norm": "brain"}),
-    ),
-    "mri+brainnorm@224": (
-        "input size",
-        "both, at 224 px",
-        variant(augment="mri", model_kwargs={"input_norm": "brain", "input_size": 224}),
-    ),
-    "mri+brainnorm 60ep": (
-        "longer schedule",
-        "both, 60 epochs",
-        variant(augment="mri", epochs=60, model_kwargs={"input_norm": "brain"}),
-    ),
-    "mri+brainnorm@224 60ep": (
-        "input size + longer schedule",
-        "both, at 224 px, 60 epochs",
-        variant(augment="mri", epochs=60, model_kwargs={"input_norm": "brain", "input_size": 224}),
-    ),
-    "mri+brainnorm wide": (
-        "width",
-        "both, widths 24-48-96-192",
-        variant(augment="mri", model_kwargs={"input_norm": "brain", "widths": [24, 48, 96, 192]}),
-    ),
-}
-
-
-def key(cfg: engine.TrainConfig, part: str) -> str:
-    blob = json.dumps({"cfg": dataclasses.asdict(cfg), "part": part, "decoder": DECODER_VERSION}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def slug(name: str) -> str:
-    return name.replace("+", "-").replace(" ", "-").replace("@", "-")
-
-
-def kaggle_part(name: str, cfg: engine.TrainConfig) -> dict:
-    """Train on Kaggle, score Testing (official, leak-free, with and without flip TTA) and TCGA-LGG."""
-    path = FOLDER / "kaggle" / config.get_profile().name / f"{slug(name)}-{key(cfg, 'kaggle')}.json"
-    cached = sweep.read_cached(path, key(cfg, "kaggle"))
-    if cached is not None:
-        return cached
-    with tempfile.TemporaryDirectory() as tmp:
-        ckpt = Path(tmp) / "model.pt"
-        result = evaluation.train_and_evaluate(cfg, ckpt, progress=False)
-        no_tta = evaluation.evaluate_checkpoint(ckpt, tta=False)
-        tcga = external.auroc_by_sequence(external.predict_external(ckpt).table)
-    record = {
-        "key": key(cfg, "kaggle"),
-        "variant": name,
-        "config": dataclasses.asdict(cfg),
-        "val_acc": result["best_val_acc"],
-        "best_epoch": result["best_epoch"],
-        "official": result["accuracy"],
-        "leak_free": result["leak_free"]["accuracy"],
-        "ece": result["ece"],
-        "leak_free_ece": result["leak_free"]["ece"],
-        "official_no_tta": no_tta["accuracy"],
-        "leak_free_no_tta": no_tta["leak_free"]["accuracy"],
-        "temperature": result["temperature"],
-        "train_seconds": result["train_seconds"],
-        "wall_seconds": result["wall_seconds"],
-        "tcga": {seq: {k: float(v) for k, v in row.items()} for seq, row in tcga.iterrows()},
-        "environment": result["environment"],
-    }
-    sweep.atomic_write_text(path, json.dumps(record, indent=1))
-    return record
-
-
-def figshare_part(name: str, cfg: engine.TrainConfig) -> list[dict]:
-    return crossval.run_crossval("figshare-cheng", model=slug(name), cfg=cfg, cache_dir=FOLDER / "crossval")
-
-
-def row(name: str) -> dict:
-    idea, change, cfg = VARIANTS[name]
-    out = {"variant": name, "idea": idea, "change": change}
-    profile = config.get_profile().name
-    kag = sorted((FOLDER / "kaggle" / profile).glob(f"{slug(name)}-{key(cfg, 'kaggle')}.json"))
-    if kag:
-        r = json.loads(kag[0].read_text())
-        out.update(
-            {
-                "Kaggle validation (%)": 100 * r["val_acc"],
-                "official (%)": 100 * r["official"],
-                "leak-free (%)": 100 * r["leak_free"],
-                "official, no TTA (%)": 100 * r["official_no_tta"],
-                "leak-free, no TTA (%)": 100 * r["leak_free_no_tta"],
-                "ECE official": r["ece"],
-                "ECE leak-free": r["leak_free_ece"],
-                **{f"TCGA AUROC {s}": v["AUROC"] for s, v in r["tcga"].items()},
-                "Kaggle train (s)": r["train_seconds"],
-            }
-        )
-    folds = []
-    spec_cfg = dataclasses.replace(cfg, model_kwargs={**cfg.model_kwargs, "num_classes": 3})
-    for f in sorted((FOLDER / "crossval" / profile).glob(f"figshare-cheng-{slug(name)}-fold*.json")):
-        rec = json.loads(f.read_text())
-        if rec["config"] == json.loads(json.dumps(dataclasses.asdict(spec_cfg))):
-            folds.append(rec)
-    if len(folds) == 5:
-        acc = np.array([r["accuracy"] for r in sorted(folds, key=lambda r: r["fold"])])
-        out.update(
-            {
-                "figshare validation folds (%)": 100 * np.mean([r["val_acc"] for r in folds]),
-                "figshare mean (%)": 100 * acc.mean(),
-                "figshare std (%)": 100 * acc.std(ddof=1),
-                "figshare folds (%)": " / ".join(f"{100 * a:.1f}" for a in acc),
-                "figshare max fold train (s)": max(r["train_seconds"] for r in folds),
-            }
-        )
-    if "Kaggle validation (%)" in out and "figshare validation folds (%)" in out:
-        out["selection score (%)"] = (out["Kaggle validation (%)"] + out["figshare validation folds (%)"]) / 2
-    return out
-
-
-def table() -> pd.DataFrame:
-    t = pd.DataFrame([row(n) for n in VARIANTS]).round(4)
-    t.to_csv(TABLE, index=False)
-    return t
+from brainlib import robustness
+from brainlib.robustness import VARIANTS, figshare_part, kaggle_part
 
 
 def main() -> None:
@@ -194,7 +38,9 @@ def main() -> None:
             print(name, "figshare", [round(r["accuracy"], 4) for r in recs], flush=True)
     if args.table or not args.part:
         pd.set_option("display.width", 250)
-        print(table().to_string(index=False))
+        t = robustness.table()
+        print(t.to_string(index=False))
+        print("selected (training data only):", robustness.selected(t))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from pathlib import Path
 from brainlib import config
 from brainlib.errors import BadInput, DataError
 
+FASTNET_RECIPES = ("fast", "quick")  # FastNet recipes other than the default: each writes models/fastnet_<name>.pt
+
 # Nothing heavy is imported at module level (torch, numpy, pandas load inside the commands): `brainlib --help`
 # answers in well under a second.
 
@@ -116,7 +118,8 @@ def cmd_train(args) -> int:
         problems.append(f"--lr must be a positive finite number, got {args.lr}")
     if args.out is not None and not args.out.strip():
         problems.append("--out is empty; give a checkpoint path")
-    suffix = "_quick" if args.recipe == "quick" else ""  # never overwrites the shipped default with a quick model
+    # only the default recipe writes the shipped default: another FastNet recipe gets its own file
+    suffix = f"_{args.recipe}" if args.model == "fastnet" and args.recipe in FASTNET_RECIPES else ""
     out = Path(args.out) if args.out else config.MODELS_DIR / f"{args.model}{suffix}.pt"
     if out.is_dir():
         problems.append(f"--out {out} is a folder; give a checkpoint file path")
@@ -125,9 +128,9 @@ def cmd_train(args) -> int:
     if problems:  # every problem, one line each, before any data is loaded or anything is trained
         raise DataError("\n".join(f"{'brainlib: error: ' if i else ''}{p}" for i, p in enumerate(problems)))
     device = _device(args)
-    recipe_name = args.recipe or ("seed" if args.model == "seed" else "fast")
-    if recipe_name == "quick" and args.model != "fastnet":
-        raise DataError(f"--recipe quick trains FastNet; it cannot train --model {args.model}")
+    recipe_name = args.recipe or {"seed": "seed", "fastnet": "robust"}.get(args.model, "fast")
+    if recipe_name in ("quick", "robust") and args.model != "fastnet":
+        raise DataError(f"--recipe {recipe_name} trains FastNet; it cannot train --model {args.model}")
     cfg = engine.recipe(
         recipe_name,
         model=args.model,
@@ -452,8 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="fastnet", help="model name (fastnet, seed, tumorcnn)")
     p.add_argument(
         "--recipe",
-        choices=["seed", "fast", "quick"],
-        help="training recipe: fast (default, FastNet at 160 px), quick (FastNet at 128 px, for a class), "
+        choices=["robust", "fast", "quick", "seed"],
+        help="training recipe: robust (default for FastNet: 160 px, MRI intensity augmentation, per-image "
+        "normalisation), fast (the previous default, without those two), quick (fast at 128 px, for a class), "
         "seed (the published recipe; default for the seed model)",
     )
     p.add_argument("--epochs", type=int)
@@ -462,7 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument(
-        "--out", help="checkpoint path (default: models/<model>.pt; models/fastnet_quick.pt for --recipe quick)"
+        "--out",
+        help="checkpoint path (default: models/<model>.pt; models/fastnet_<recipe>.pt for FastNet with "
+        "--recipe quick or fast)",
     )
     p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
     p.add_argument("--restart", action="store_true", help="ignore an interrupted run's resume state")
@@ -473,7 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("crossval", help="patient-level cross-validation on a dataset with folds (figshare-cheng)")
     p.add_argument("--dataset", default="figshare-cheng", help="dataset with patient-level folds")
     p.add_argument("--data", help="dataset folder (default: $BRAINLIB_FIGSHARE_DIR or data/figshare-cheng)")
-    p.add_argument("--model", default="default", help="default (the default recipe, FastNet) or seed")
+    p.add_argument(
+        "--model", default="default", help="default (the default recipe, FastNet), fast (the previous default) or seed"
+    )
     p.add_argument("--folds", type=_fold_list, help="comma-separated test folds (default: all)")
     p.add_argument("--force", action="store_true", help="retrain folds even when their results are cached")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")

@@ -24,8 +24,9 @@ RESULTS_DIR = PROJ_ROOT / "results"
 CLASSES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
 SPLITS: tuple[str, ...] = ("Training", "Testing")
 
-DEFAULT_CHECKPOINT = MODELS_DIR / "fastnet.pt"  # the fast recipe; `brainlib train` rewrites it
+DEFAULT_CHECKPOINT = MODELS_DIR / "fastnet.pt"  # the default (robust) recipe; `brainlib train` rewrites it
 SEED_CHECKPOINT = MODELS_DIR / "seed.pt"  # the published seed recipe, kept for comparison
+FAST_CHECKPOINT = MODELS_DIR / "fastnet_fast.pt"  # the fast recipe (the previous default), kept for comparison
 LEAK_FREE_FILE = RESULTS_DIR / "leak_free_testing.txt"
 
 

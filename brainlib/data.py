@@ -482,7 +482,7 @@ def augment_batch(
     return (((x - mean) * c + mean) * b).clamp_(0, 1)
 
 
-AUGMENT_LEVELS = ("basic", "mri")  # TrainConfig.augment: True means "basic"
+AUGMENT_LEVELS = ("basic", "mri", "remap")  # TrainConfig.augment: True means "basic"
 
 
 def intensity_augment(
@@ -534,6 +534,39 @@ def intensity_augment(
     return (x * head).clamp_(0, 1)
 
 
+def contrast_remap(
+    x: torch.Tensor, p: float = 0.5, knots: int = 6, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Sequence randomisation of a float batch in [0, 1] (N×C×H×W): for a random share ``p`` of the images,
+    the gray levels inside the head go through a random piecewise-linear curve through 0 at 0 and
+    ``knots - 1`` more control points drawn uniformly in [0.05, 1], sorted (a monotone curve: another T1-like
+    contrast) for half of them and left unsorted (a non-monotone curve: dark and bright tissue swap, as
+    between T1, T2 and FLAIR) for the other half. A tumor is then told apart by its shape and its contrast
+    with its surroundings, not by the gray levels a sequence gives it. Background stays black."""
+    n = x.shape[0]
+    dev = x.device
+    pick = torch.rand(n, generator=generator) < p
+    if not pick.any():
+        return x
+    m = int(pick.sum())
+    values = 0.05 + 0.95 * torch.rand(m, knots, generator=generator)
+    monotone = torch.rand(m, generator=generator) < 0.5
+    values[monotone] = values[monotone].sort(dim=1).values
+    values[:, 0] = 0.0  # black stays black: faint background noise is not lit up
+    values = values.to(dev, x.dtype)
+    sub = x[pick.to(dev)]
+    head = sub > 0.02
+    pos = sub.clamp(0, 1) * (knots - 1)
+    lo = pos.floor().clamp(max=knots - 2).long()
+    frac = pos - lo
+    flat = lo.flatten(1)
+    left = torch.gather(values, 1, flat).view_as(sub)
+    right = torch.gather(values, 1, flat + 1).view_as(sub)
+    out = x.clone()
+    out[pick.to(dev)] = ((left + (right - left) * frac) * head).clamp(0, 1)
+    return out
+
+
 def match_histograms(images_uint8: torch.Tensor, reference: np.ndarray, threshold: int = 10) -> torch.Tensor:
     """Map each image's gray levels inside the head (pixels above ``threshold``) onto the ``reference``
     distribution (a 256-bin histogram): every image then has the same brightness and contrast, so a model
@@ -569,15 +602,18 @@ def standardize_intensity(images_uint8: torch.Tensor, mean: float, std: float, t
 
 def to_model_input(images_uint8: torch.Tensor, channels: int = 1, augment: bool | str = False) -> torch.Tensor:
     """uint8 N×H×W (or N×1×H×W) → normalized float N×C×H×W, optionally augmented: ``True`` or ``"basic"``
-    geometric plus brightness/contrast (:func:`augment_batch`), ``"mri"`` that plus :func:`intensity_augment`."""
+    geometric plus brightness/contrast (:func:`augment_batch`), ``"mri"`` that plus :func:`intensity_augment`,
+    ``"remap"`` that plus :func:`contrast_remap`."""
     x = images_uint8 if images_uint8.dim() == 4 else images_uint8.unsqueeze(1)
     x = x.float() / 255.0
     if augment:
         if augment is not True and augment not in AUGMENT_LEVELS:
             raise ValueError(f"unknown augmentation {augment!r}; choose one of {', '.join(AUGMENT_LEVELS)}")
         x = augment_batch(x)
-        if augment == "mri":
+        if augment in ("mri", "remap"):
             x = intensity_augment(x)
+        if augment == "remap":
+            x = contrast_remap(x)
     x = (x - NORM_MEAN) / NORM_STD
     return x.expand(-1, channels, -1, -1).contiguous() if channels != 1 else x
 

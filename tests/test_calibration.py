@@ -108,6 +108,29 @@ def test_quick_recipe_is_fastnet_at_128_px_and_never_overwrites_the_default(synt
     assert engine.read_checkpoint(config.MODELS_DIR / "fastnet_quick.pt")["preprocessing"]["size"] == 128
 
 
+def test_default_recipe_is_robust_and_other_fastnet_recipes_get_their_own_file(synthetic_root, monkeypatch):
+    from brainlib import config
+
+    robust = engine.recipe("robust")
+    assert robust.augment == "mri" and robust.model_kwargs == {"input_norm": "brain"}
+    assert dataclasses_fields_equal(robust, engine.recipe("fast"), but={"model_kwargs", "augment"})
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        assert cli.main(["train", "--recipe", "robust", "--model", "seed"]) == 2
+    assert "--recipe robust trains FastNet" in err.getvalue()
+    monkeypatch.setenv("BRAINLIB_DATA_DIR", str(synthetic_root))
+    monkeypatch.setenv("BRAINLIB_PROFILE", "smoke")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert cli.main(["train", "--recipe", "fast"]) == 0
+    shipped = config.MODELS_DIR / "fastnet.pt"
+    assert (config.MODELS_DIR / "fastnet_fast.pt").exists() and not shipped.exists()
+    assert engine.read_checkpoint(config.MODELS_DIR / "fastnet_fast.pt")["train_config"]["augment"] is True
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert cli.main(["train"]) == 0  # the default: FastNet with the robust recipe, into the shipped file
+    ckpt = engine.read_checkpoint(shipped)
+    assert ckpt["train_config"]["augment"] == "mri" and ckpt["model_kwargs"]["input_norm"] == "brain"
+
+
 def dataclasses_fields_equal(a, b, but: set) -> bool:
     import dataclasses
 

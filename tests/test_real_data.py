@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,10 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from brainlib import audit, config, data, evaluation
+from brainlib import audit, config, data, engine, evaluation
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = {"fastnet": REPO / "models" / "fastnet.pt", "seed": REPO / "models" / "seed.pt"}
+SHIPPED = {
+    "fastnet": REPO / "models" / "fastnet.pt",
+    "fastnet_fast": REPO / "models" / "fastnet_fast.pt",
+    "seed": REPO / "models" / "seed.pt",
+}
 
 
 def real_root() -> Path | None:
@@ -33,9 +38,16 @@ def test_shipped_checkpoint_is_small_and_weights_only(name):
     path = SHIPPED[name]
     assert path.stat().st_size < 10 * 2**20
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    assert ckpt["model_name"] == name and ckpt["classes"] == list(config.CLASSES)
+    assert ckpt["model_name"] == name.split("_")[0] and ckpt["classes"] == list(config.CLASSES)
     assert ckpt["profile"] == "full" and not ckpt["train_config"]["synthetic"]
     assert "leak_free" in ckpt["metrics"]
+
+
+def test_shipped_default_is_the_robust_recipe():
+    cfg = torch.load(SHIPPED["fastnet"], map_location="cpu", weights_only=True)["train_config"]
+    robust = dataclasses.asdict(engine.recipe("robust"))
+    assert {k: v for k, v in cfg.items() if k != "synthetic"} == {k: v for k, v in robust.items() if k != "synthetic"}
+    assert torch.load(SHIPPED["fastnet_fast"], map_location="cpu", weights_only=True)["train_config"]["augment"] is True
 
 
 @needs_data

@@ -99,3 +99,105 @@ def test_checkpoint_with_an_overlong_string_argument_is_refused(tmp_path):
     engine.atomic_save(ckpt, tmp_path / "bad.pt")
     with pytest.raises(engine.CheckpointError, match="cannot build"):
         engine.load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_contrast_remap_changes_gray_levels_inside_the_head_only():
+    from brainlib.data import contrast_remap
+
+    x = head_image(n=8)
+    g = torch.Generator().manual_seed(0)
+    y = contrast_remap(x, p=1.0, generator=g)
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+    assert torch.all(y[x <= 0.02] == 0)  # background stays black
+    assert not torch.allclose(y, x)
+    # a piecewise-linear curve of the gray level: equal inputs give equal outputs within an image
+    row = x[0, 0, 16]
+    out = y[0, 0, 16]
+    same = row[:, None] == row[None, :]
+    assert torch.all((out[:, None] == out[None, :])[same])
+    assert torch.equal(contrast_remap(x, p=0.0), x)
+    a = contrast_remap(x, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, contrast_remap(x, generator=torch.Generator().manual_seed(5)))
+
+
+def test_contrast_remap_makes_non_monotone_curves():
+    from brainlib.data import contrast_remap
+
+    ramp = torch.linspace(0.05, 1, 64).view(1, 1, 1, 64).expand(64, 1, 1, 64).clone()
+    y = contrast_remap(ramp, p=1.0, generator=torch.Generator().manual_seed(1))
+    steps = y[:, 0, 0, 1:] - y[:, 0, 0, :-1]
+    monotone = (steps >= -1e-6).all(dim=1)
+    assert monotone.any() and (~monotone).any()  # both kinds of curve are drawn
+
+
+def fake_study(names_scores: dict) -> None:
+    """Cached parts for the robustness table: name → (Kaggle val, official, figshare val folds, figshare test)."""
+    import dataclasses
+    import json
+
+    from brainlib import config, robustness
+
+    profile = config.get_profile().name
+    for name, (val, official, fval, ftest) in names_scores.items():
+        cfg = robustness.VARIANTS[name][2]
+        kag = robustness.folder() / "kaggle" / profile
+        kag.mkdir(parents=True, exist_ok=True)
+        rec = {
+            "key": robustness.key(cfg, "kaggle"),
+            "val_acc": val,
+            "official": official,
+            "leak_free": official,
+            "official_no_tta": official,
+            "leak_free_no_tta": official,
+            "ece": 0.01,
+            "leak_free_ece": 0.02,
+            "train_seconds": 1.0,
+            "tcga": {"flair": {"AUROC": 0.7}},
+        }
+        (kag / f"{robustness.slug(name)}-{rec['key']}.json").write_text(json.dumps(rec))
+        cv = robustness.folder() / "crossval" / profile
+        cv.mkdir(parents=True, exist_ok=True)
+        spec_cfg = dataclasses.replace(cfg, model_kwargs={**cfg.model_kwargs, "num_classes": 3})
+        for k in range(1, 6):
+            fold = {
+                "fold": k,
+                "accuracy": ftest,
+                "val_acc": fval,
+                "train_seconds": 2.0,
+                "config": dataclasses.asdict(spec_cfg),
+            }
+            (cv / f"figshare-cheng-{robustness.slug(name)}-fold{k}-x.json").write_text(json.dumps(fold))
+
+
+def test_robustness_selection_uses_training_data_only(monkeypatch):
+    from brainlib import robustness
+
+    monkeypatch.setenv("BRAINLIB_PROFILE", "full")
+    # "fast" scores best on every test view, "mri+brainnorm" on validation: the rule must pick the latter
+    fake_study({"fast": (0.95, 0.999, 0.90, 0.99), "mri+brainnorm": (0.97, 0.90, 0.91, 0.80)})
+    t = robustness.table()
+    assert robustness.table_path().exists()
+    assert robustness.selected(t) == "mri+brainnorm"
+    row = t.set_index("variant").loc["mri+brainnorm"]
+    assert row["selection score (%)"] == pytest.approx(94.0)
+    assert row["figshare mean (%)"] == pytest.approx(80.0) and row["official (%)"] == pytest.approx(90.0)
+    assert t.set_index("variant")["selection score (%)"].notna().sum() == 2  # only variants with both parts
+
+
+def test_robustness_ignores_folds_of_another_recipe(monkeypatch):
+    from brainlib import robustness
+
+    monkeypatch.setenv("BRAINLIB_PROFILE", "full")
+    fake_study({"mri": (0.97, 0.9, 0.9, 0.9)})
+    cv = robustness.folder() / "crossval" / "full"
+    stale = next(cv.glob("figshare-cheng-mri-fold1-*.json"))
+    stale.write_text(stale.read_text().replace('"augment": "mri"', '"augment": "basic"'))
+    t = robustness.table(write=False).set_index("variant")
+    assert "figshare mean (%)" not in t or pd_isna(t.loc["mri", "figshare mean (%)"])  # 4 matching folds are not 5
+    assert robustness.selected(robustness.table(write=False)) is None
+
+
+def pd_isna(v) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(v))
