@@ -315,7 +315,7 @@ def run_epoch(
     with torch.set_grad_enabled(training):
         for images, y in tqdm(loader, desc=desc, leave=False, disable=not progress):
             images, y = images.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            x = to_model_input(images, model.in_channels, augment=augment and training)
+            x = to_model_input(images, model.in_channels, augment=augment if training else False)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp(device)):
                 logits = model(x.contiguous(memory_format=torch.channels_last))
                 loss = loss_fn(logits.float(), y)

@@ -201,3 +201,30 @@ def pd_isna(v) -> bool:
     import pandas as pd
 
     return bool(pd.isna(v))
+
+
+def test_training_passes_the_augmentation_level_through(monkeypatch):
+    """engine.run_epoch must hand "mri"/"remap" to the input conversion when training (not just True), and
+    never augment when evaluating."""
+    from brainlib import data as data_module
+
+    seen = []
+    real = data_module.to_model_input
+
+    def spy(images, channels=1, augment=False):
+        seen.append(augment)
+        return real(images, channels, augment=augment)
+
+    monkeypatch.setattr(engine, "to_model_input", spy)
+    model = build_model("fastnet", input_size=32, widths=(8, 16))
+    images = (head_image(n=8) * 255).to(torch.uint8)[:, 0]
+    loader = [(images, torch.tensor([0, 1, 2, 3] * 2))]
+    loss = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    for level in ("mri", "remap", True):
+        seen.clear()
+        engine.run_epoch(model, loader, loss, optimizer=opt, augment=level, progress=False)
+        assert seen == [level]
+        seen.clear()
+        engine.run_epoch(model, loader, loss, augment=level, progress=False)  # evaluation
+        assert seen == [False]
