@@ -456,8 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--recipe",
         choices=["robust", "fast", "quick", "seed"],
-        help="training recipe: robust (default for FastNet: 160 px, MRI intensity augmentation, per-image "
-        "normalisation), fast (the previous default, without those two), quick (fast at 128 px, for a class), "
+        help="training recipe: robust (default for FastNet: 160 px, per-image normalisation inside the head), "
+        "fast (the previous default, without it), quick (fast at 128 px, for a class), "
         "seed (the published recipe; default for the seed model)",
     )
     p.add_argument("--epochs", type=int)

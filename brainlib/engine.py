@@ -65,10 +65,10 @@ RECIPES: dict[str, TrainConfig] = {
     # The fast recipe (the default until the robustness study): FastNet (1×160×160), AdamW + one-cycle, label
     # smoothing, batched augmentation, flip test-time augmentation.
     "fast": TrainConfig(tta=True),
-    # The default recipe: the fast recipe plus MRI-style intensity augmentation and a per-image z-score inside
-    # the head as the network's first layer; chosen by the robustness study (benchmarks/robustness.py) on
-    # Kaggle validation and figshare validation folds only.
-    "robust": TrainConfig(augment="mri", model_kwargs={"input_norm": "brain"}, tta=True),
+    # The default recipe: the fast recipe plus a per-image z-score of the gray levels inside the head as the
+    # network's first layer (BrainNorm); chosen by the robustness study (brainlib.robustness) on Kaggle
+    # validation and figshare validation folds only.
+    "robust": TrainConfig(model_kwargs={"input_norm": "brain"}, tta=True),
     # The quick recipe, for training live in class: the fast recipe at 128×128 pixels (about two thirds of the
     # training time; chosen on validation accuracy among 10/15/20 epochs at 160 px and 30 epochs at 128 px).
     "quick": TrainConfig(model_kwargs={"input_size": 128}, tta=True),

@@ -112,8 +112,8 @@ def test_default_recipe_is_robust_and_other_fastnet_recipes_get_their_own_file(s
     from brainlib import config
 
     robust = engine.recipe("robust")
-    assert robust.augment == "mri" and robust.model_kwargs == {"input_norm": "brain"}
-    assert dataclasses_fields_equal(robust, engine.recipe("fast"), but={"model_kwargs", "augment"})
+    assert robust.model_kwargs == {"input_norm": "brain"}
+    assert dataclasses_fields_equal(robust, engine.recipe("fast"), but={"model_kwargs"})
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
         assert cli.main(["train", "--recipe", "robust", "--model", "seed"]) == 2
@@ -128,7 +128,9 @@ def test_default_recipe_is_robust_and_other_fastnet_recipes_get_their_own_file(s
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert cli.main(["train"]) == 0  # the default: FastNet with the robust recipe, into the shipped file
     ckpt = engine.read_checkpoint(shipped)
-    assert ckpt["train_config"]["augment"] == "mri" and ckpt["model_kwargs"]["input_norm"] == "brain"
+    assert (
+        ckpt["model_kwargs"]["input_norm"] == "brain" and ckpt["train_config"]["model_kwargs"]["input_norm"] == "brain"
+    )
 
 
 def dataclasses_fields_equal(a, b, but: set) -> bool:

@@ -47,7 +47,8 @@ def test_shipped_default_is_the_robust_recipe():
     cfg = torch.load(SHIPPED["fastnet"], map_location="cpu", weights_only=True)["train_config"]
     robust = dataclasses.asdict(engine.recipe("robust"))
     assert {k: v for k, v in cfg.items() if k != "synthetic"} == {k: v for k, v in robust.items() if k != "synthetic"}
-    assert torch.load(SHIPPED["fastnet_fast"], map_location="cpu", weights_only=True)["train_config"]["augment"] is True
+    fast = torch.load(SHIPPED["fastnet_fast"], map_location="cpu", weights_only=True)["train_config"]
+    assert fast["model_kwargs"] == {} and fast["augment"] is True
 
 
 @needs_data
