@@ -19,7 +19,7 @@ from pathlib import Path
 from brainlib import config
 from brainlib.errors import BadInput, DataError
 
-FASTNET_RECIPES = ("fast", "quick")  # FastNet recipes other than the default: each writes models/fastnet_<name>.pt
+FASTNET_RECIPES = ("fast", "quick", "seed")  # FastNet recipes other than the default: models/fastnet_<name>.pt
 
 # Nothing heavy is imported at module level (torch, numpy, pandas load inside the commands): `brainlib --help`
 # answers in well under a second.
@@ -118,6 +118,9 @@ def cmd_train(args) -> int:
         problems.append(f"--lr must be a positive finite number, got {args.lr}")
     if args.out is not None and not args.out.strip():
         problems.append("--out is empty; give a checkpoint path")
+    recipe_name = args.recipe or {"seed": "seed", "fastnet": "robust"}.get(args.model, "fast")
+    if recipe_name in ("quick", "robust") and args.model != "fastnet":
+        problems.append(f"--recipe {recipe_name} trains FastNet; it cannot train --model {args.model}")
     # only the default recipe writes the shipped default: another FastNet recipe gets its own file
     suffix = f"_{args.recipe}" if args.model == "fastnet" and args.recipe in FASTNET_RECIPES else ""
     out = Path(args.out) if args.out else config.MODELS_DIR / f"{args.model}{suffix}.pt"
@@ -128,9 +131,6 @@ def cmd_train(args) -> int:
     if problems:  # every problem, one line each, before any data is loaded or anything is trained
         raise DataError("\n".join(f"{'brainlib: error: ' if i else ''}{p}" for i, p in enumerate(problems)))
     device = _device(args)
-    recipe_name = args.recipe or {"seed": "seed", "fastnet": "robust"}.get(args.model, "fast")
-    if recipe_name in ("quick", "robust") and args.model != "fastnet":
-        raise DataError(f"--recipe {recipe_name} trains FastNet; it cannot train --model {args.model}")
     cfg = engine.recipe(
         recipe_name,
         model=args.model,
@@ -458,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["robust", "fast", "quick", "seed"],
         help="training recipe: robust (default for FastNet: 160 px, per-image normalisation inside the head), "
         "fast (the previous default, without it), quick (fast at 128 px, for a class), "
-        "seed (the published recipe; default for the seed model)",
+        "seed (the published recipe; default for the seed model); other models default to fast",
     )
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float)
@@ -468,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         help="checkpoint path (default: models/<model>.pt; models/fastnet_<recipe>.pt for FastNet with "
-        "--recipe quick or fast)",
+        "--recipe fast, quick or seed)",
     )
     p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
     p.add_argument("--restart", action="store_true", help="ignore an interrupted run's resume state")

@@ -114,10 +114,11 @@ def test_default_recipe_is_robust_and_other_fastnet_recipes_get_their_own_file(s
     robust = engine.recipe("robust")
     assert robust.model_kwargs == {"input_norm": "brain"}
     assert dataclasses_fields_equal(robust, engine.recipe("fast"), but={"model_kwargs"})
-    err = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        assert cli.main(["train", "--recipe", "robust", "--model", "seed"]) == 2
-    assert "--recipe robust trains FastNet" in err.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert cli.main(["train", "--recipe", "robust", "--model", "seed", "--epochs", "0"]) == 2
+    assert "--recipe robust trains FastNet" in err.getvalue() and "--epochs must be at least 1" in err.getvalue()
+    assert "device:" not in out.getvalue()  # every problem reported before anything else happens
     monkeypatch.setenv("BRAINLIB_DATA_DIR", str(synthetic_root))
     monkeypatch.setenv("BRAINLIB_PROFILE", "smoke")
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
