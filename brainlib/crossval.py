@@ -26,8 +26,9 @@ from brainlib import config, datasets, engine, sweep
 from brainlib.metrics import classification_metrics
 
 CV_VERSION = 2  # 2: CAM peaks at two stages stored (pointing game with a tolerance)
-# --model name → training recipe ("fastnet" and "fast" name the previous default, the fast recipe)
-MODELS = {"default": "robust", "fast": "fast", "fastnet": "fast", "seed": "seed"}
+# --model name → training recipe ("fastnet" is the default's network with the default recipe, as in `brainlib train`;
+# "fast" the previous default)
+MODELS = {"default": "robust", "fastnet": "robust", "fast": "fast", "seed": "seed"}
 PRIOR_SIGMA = 0.25  # centred Gaussian prior: standard deviation as a fraction of the image size
 CAM_EXAMPLES = 3  # hits and misses kept per fold for figures
 CAM_EXAMPLE_SIZE = 32

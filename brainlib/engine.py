@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pandas is imported where a history is built: `brainlib pred
     import pandas as pd
 
 CHECKPOINT_FORMAT = "brainlib-checkpoint-v1"
+STRING_MODEL_ARGS = {"input_norm": ("global", "brain")}  # the only model arguments that may be strings
 
 
 @dataclass
@@ -225,8 +226,10 @@ def _metadata_problem(ckpt: dict) -> str | None:
         for v in values:
             if isinstance(v, bool):
                 continue  # a switch (e.g. batch_norm)
-            if isinstance(v, str) and len(v) <= 32:
-                continue  # a choice (e.g. input_norm), checked by the model's constructor
+            if isinstance(v, str):
+                if key in STRING_MODEL_ARGS and v in STRING_MODEL_ARGS[key]:
+                    continue  # a choice among known values
+                return f"model argument {key!r} = {value!r} is not one of the known choices"
             if not isinstance(v, (int, float)):
                 return f"model argument {key!r} = {value!r} is not numeric"
             limit = MAX_INPUT_SIZE if key == "input_size" else MAX_WIDTH
@@ -299,7 +302,7 @@ def run_epoch(
     loss_fn,
     optimizer=None,
     scheduler=None,
-    augment: bool = False,
+    augment: bool | str = False,
     desc: str = "",
     progress: bool = True,
     device: torch.device | None = None,

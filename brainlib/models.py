@@ -110,9 +110,9 @@ class BrainNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         head = (x > self.cut).to(x.dtype)
-        n = head.sum(dim=(1, 2, 3), keepdim=True).clamp(min=2)
-        mean = (x * head).sum(dim=(1, 2, 3), keepdim=True) / n
-        var = (((x - mean) * head) ** 2).sum(dim=(1, 2, 3), keepdim=True) / (n - 1)
+        n = head.sum(dim=(1, 2, 3), keepdim=True)
+        mean = (x * head).sum(dim=(1, 2, 3), keepdim=True) / n.clamp(min=1)
+        var = (((x - mean) * head) ** 2).sum(dim=(1, 2, 3), keepdim=True) / (n - 1).clamp(min=1)
         z = (x - mean) / var.clamp(min=1e-6).sqrt()
         return z * head + self.background * (1 - head)
 

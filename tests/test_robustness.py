@@ -97,8 +97,23 @@ def test_checkpoint_with_an_overlong_string_argument_is_refused(tmp_path):
         engine.load_checkpoint(tmp_path / "bad.pt")
     ckpt["model_kwargs"]["input_norm"] = "zscore"
     engine.atomic_save(ckpt, tmp_path / "bad.pt")
-    with pytest.raises(engine.CheckpointError, match="cannot build"):
+    with pytest.raises(engine.CheckpointError, match="input_norm"):
         engine.load_checkpoint(tmp_path / "bad.pt")
+    ckpt["model_kwargs"]["input_norm"] = "brain"
+    ckpt["model_kwargs"]["input_size"] = "64"  # a string where a number belongs
+    engine.atomic_save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(engine.CheckpointError, match="input_size"):
+        engine.load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_brain_norm_edge_cases_stay_finite():
+    norm = BrainNorm()
+    empty = torch.full((1, 1, 8, 8), -1.0)  # all background
+    assert torch.equal(norm(empty), torch.full_like(empty, -3.0))
+    one = empty.clone()
+    one[0, 0, 4, 4] = 0.5  # a single head pixel: its own mean, so z = 0
+    out = norm(one)
+    assert torch.isfinite(out).all() and out[0, 0, 4, 4] == 0
 
 
 def test_contrast_remap_changes_gray_levels_inside_the_head_only():
