@@ -5,7 +5,11 @@ settings on the same group-aware train/validation split, and is evaluated on the
 split and its leak-free subset. Writes results/benchmark.csv and figures/benchmark.png.
 
     python benchmarks/benchmark.py                 # both recipes, full profile
-    python benchmarks/benchmark.py --save-models   # also write the checkpoints to models/
+    python benchmarks/benchmark.py --save-models   # also write each recipe's own checkpoint (models/ in the full
+                                                   # profile on real data, runs/ otherwise)
+
+A smoke-profile or synthetic run writes its table under results/<profile>/ (or results/synthetic/), never over
+the committed results/benchmark.csv.
 """
 
 from __future__ import annotations
@@ -16,21 +20,25 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's brainlib, not an installed one
 
-from brainlib import config, engine, evaluation
-from brainlib.models import build_model, count_parameters
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
 
-RECIPES = {"seed": "seed", "fastnet": "robust"}  # the published recipe and the default
+from brainlib import config, engine, evaluation, recipes  # noqa: E402
+from brainlib.data import is_synthetic  # noqa: E402
+from brainlib.models import build_model, count_parameters  # noqa: E402
+
+COMPARED = ("seed", recipes.DEFAULT)  # the published recipe and the default
 TARGETS = (0.75, 0.90)  # time-to-accuracy: training seconds until validation accuracy first reaches each
 
 
-def run_one(model: str, save: bool) -> dict:
-    cfg = engine.recipe(RECIPES[model], model=model)
-    out = config.MODELS_DIR / f"{model}.pt" if save else None
+def run_one(name: str, save: bool) -> dict:
+    cfg = recipes.train_config(name)
+    out = recipes.output_path(name, cfg, config.get_profile().name, is_synthetic()) if save else None
     t0 = time.perf_counter()
     result = evaluation.train_and_evaluate(cfg, out=out, progress=False)
     wall = time.perf_counter() - t0
@@ -51,7 +59,7 @@ def run_one(model: str, save: bool) -> dict:
         engine.predict_proba(model_eval, data.test.images, tta=cfg.tta)
         times.append(time.perf_counter() - t)
     return {
-        "recipe": model,
+        "recipe": name,
         "parameters": count_parameters(net),
         "input": f"{net.in_channels}×{net.input_size}×{net.input_size}",
         "epochs": len(hist),
@@ -109,15 +117,15 @@ def plot(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(RECIPES), choices=list(RECIPES))
-    parser.add_argument("--save-models", action="store_true", help="write the trained checkpoints to models/")
+    parser.add_argument("--recipes", nargs="+", default=list(COMPARED), choices=list(recipes.RECIPES))
+    parser.add_argument("--save-models", action="store_true", help="write each recipe's checkpoint (see above)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child mode: run one recipe, print JSON
     args = parser.parse_args()
     if args.one:
         print("BENCHMARK-JSON " + json.dumps(run_one(args.one, args.save_models)))
         return
     rows = []
-    for name in args.models:
+    for name in args.recipes:
         cmd = [sys.executable, __file__, "--one", name] + (["--save-models"] if args.save_models else [])
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         row = json.loads(out.split("BENCHMARK-JSON ", 1)[1])
@@ -139,9 +147,11 @@ def main() -> None:
     )
     if len(rows) == 2:
         table["train_throughput_vs_seed"] = table["train_images_per_s"] / table["train_images_per_s"].iloc[0]
-    config.RESULTS_DIR.mkdir(exist_ok=True)
-    table.to_csv(config.RESULTS_DIR / "benchmark.csv", index=False, float_format="%.4f")
-    plot(rows)
+    path = config.results_file("benchmark.csv", synthetic=is_synthetic())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False, float_format="%.4f")
+    if path.parent == config.RESULTS_DIR:  # the committed figure follows the committed table only
+        plot(rows)
     print(table.drop(columns=["torch_threads"]).T.to_string())
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-import pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's brainlib, not an installed one
 
-from brainlib import robustness
-from brainlib.robustness import VARIANTS, figshare_part, kaggle_part
+import pandas as pd  # noqa: E402
+
+from brainlib import robustness  # noqa: E402
+from brainlib.robustness import VARIANTS, figshare_part, kaggle_part  # noqa: E402
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainlib import config, engine, sweep
+from brainlib import config, engine, recipes, sweep
 from brainlib.evaluation import PreparedData, model_size, prepare_data
 
 ABLATION_SIZE = 112  # the ablation protocol's input size (half the seed's 224, so it fits a CPU budget)
@@ -40,7 +40,7 @@ def ablation_grid(size: int = ABLATION_SIZE) -> list[Variant]:
     8 epochs, batch 32, no augmentation) are kept except for the field a variant changes; FastNet runs
     its own recipe for the same 8 epochs at the same input size.
     """
-    base = engine.recipe("seed", model_kwargs={"input_size": size})
+    base = recipes.train_config("seed", model_kwargs={"input_size": size})
 
     def seed_variant(name: str, group: str, model_kwargs: dict | None = None, **changes) -> Variant:
         kwargs = {"input_size": size, **(model_kwargs or {})}
@@ -56,7 +56,9 @@ def ablation_grid(size: int = ABLATION_SIZE) -> list[Variant]:
         seed_variant("seed + BN", "batch norm", {"batch_norm": True}),
         seed_variant("2 FC layers", "FC layers", {"fc_layers": 2}),
         seed_variant("3 FC layers", "FC layers", {"fc_layers": 3}),
-        Variant("FastNet", "fast model", engine.recipe("fast", model_kwargs={"input_size": size}, epochs=base.epochs)),
+        Variant(
+            "FastNet", "fast model", recipes.train_config("fast", model_kwargs={"input_size": size}, epochs=base.epochs)
+        ),
     ]
 
 
@@ -65,7 +67,7 @@ def full_size_grid() -> list[Variant]:
     Adam instead of Adamax, 1 conv per block), and the fast recipe (the default until the robustness study;
     the variant keeps its old name, which names its cached runs): each run like the shipped
     checkpoints, so their seed-to-seed spread is measured too."""
-    base = engine.recipe("seed")
+    base = recipes.train_config("seed")
     return [
         Variant("seed recipe, 224 px", "baseline (224 px)", base),
         Variant("Adam, 224 px", "optimizer (224 px)", dataclasses.replace(base, optimizer="adam")),
@@ -74,14 +76,14 @@ def full_size_grid() -> list[Variant]:
             "convs per block (224 px)",
             dataclasses.replace(base, model_kwargs={"convs_per_block": 1}),
         ),
-        Variant("FastNet default recipe", "default recipe", engine.recipe("fast")),
+        Variant("FastNet default recipe", "default recipe", recipes.train_config("fast")),
     ]
 
 
 def design_grid(size: int = ABLATION_SIZE) -> list[Variant]:
     """FastNet's design choices, each undone once, screened like the ablation grid (112 px, 8 epochs):
     the record of why the default looks the way it does. Selection looks at validation accuracy only."""
-    fast = engine.recipe("fast", model_kwargs={"input_size": size}, epochs=8)
+    fast = recipes.train_config("fast", model_kwargs={"input_size": size}, epochs=8)
 
     def variant(name: str, model_kwargs: dict | None = None, **changes) -> Variant:
         return Variant(
@@ -103,7 +105,7 @@ def design_grid(size: int = ABLATION_SIZE) -> list[Variant]:
 def learning_rate_grid(size: int = ABLATION_SIZE) -> list[Variant]:
     """Each adaptive optimizer at its default learning rate and 3× below and above it (112-px protocol),
     so that "Adam beats Adamax" is not an artefact of one learning rate each."""
-    base = engine.recipe("seed", model_kwargs={"input_size": size})
+    base = recipes.train_config("seed", model_kwargs={"input_size": size})
     out = []
     default_names = {"adamax": "seed (Adamax)", "adam": "Adam"}  # the 112-px grid's runs, shared via the cache
     for opt, label in (("adamax", "Adamax"), ("adam", "Adam")):

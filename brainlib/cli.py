@@ -16,10 +16,8 @@ import time
 import warnings
 from pathlib import Path
 
-from brainlib import config
+from brainlib import config, recipes
 from brainlib.errors import BadInput, DataError
-
-FASTNET_RECIPES = ("fast", "quick", "seed")  # FastNet recipes other than the default: models/fastnet_<name>.pt
 
 # Nothing heavy is imported at module level (torch, numpy, pandas load inside the commands): `brainlib --help`
 # answers in well under a second.
@@ -103,14 +101,46 @@ def _device(args, announce: bool = True):
     return device
 
 
+def _output_problem(out: Path, flag: str) -> str | None:
+    """Why ``out`` cannot be written as a checkpoint file, checked before any work: a folder, a path under a
+    regular file, or a folder brainlib may not write into."""
+    if out.is_dir():
+        return f"{flag} {out} is a folder; give a checkpoint file path"
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{flag} {out}: {parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{flag} {out}: cannot write into {parent}"
+    if out.exists() and not os.access(out, os.W_OK):
+        return f"{flag} {out} is read-only; give another path"
+    return None
+
+
+def _raise_problems(problems: list[str]) -> None:
+    """Every problem, one line each, as one bad-input error (exit 2)."""
+    if problems:
+        raise DataError("\n".join(f"{'brainlib: error: ' if i else ''}{p}" for i, p in enumerate(problems)))
+
+
 def cmd_train(args) -> int:
-    from brainlib import engine
+    from brainlib.data import is_synthetic
     from brainlib.evaluation import train_and_evaluate
-    from brainlib.models import MODELS
+    from brainlib.models import MODELS, unknown_arguments
 
     problems = []
-    if args.model not in MODELS:
-        problems.append(f"unknown model {args.model!r}; choose one of {', '.join(sorted(MODELS))}")
+    recipe_name = args.recipe or recipes.default_recipe(args.model)
+    recipe = recipes.get(recipe_name)
+    model = args.model or recipe.architecture
+    if model not in MODELS:
+        problems.append(f"unknown model {model!r}; choose one of {', '.join(sorted(MODELS))}")
+    elif unknown_arguments(model, recipe.config.model_kwargs):
+        problems.append(
+            f"--recipe {recipe_name} sets model arguments "
+            f"({', '.join(unknown_arguments(model, recipe.config.model_kwargs))}) that --model {model} does not take; "
+            f"it trains {recipe.architecture}"
+        )
     for name, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
         if value is not None and value < 1:
             problems.append(f"{name} must be at least 1, got {value}")
@@ -118,37 +148,58 @@ def cmd_train(args) -> int:
         problems.append(f"--lr must be a positive finite number, got {args.lr}")
     if args.out is not None and not args.out.strip():
         problems.append("--out is empty; give a checkpoint path")
-    recipe_name = args.recipe or {"seed": "seed", "fastnet": "robust"}.get(args.model, "fast")
-    if recipe_name in ("quick", "robust") and args.model != "fastnet":
-        problems.append(f"--recipe {recipe_name} trains FastNet; it cannot train --model {args.model}")
-    # only the default recipe writes the shipped default: another FastNet recipe gets its own file
-    suffix = f"_{args.recipe}" if args.model == "fastnet" and args.recipe in FASTNET_RECIPES else ""
-    out = Path(args.out) if args.out else config.MODELS_DIR / f"{args.model}{suffix}.pt"
-    if out.is_dir():
-        problems.append(f"--out {out} is a folder; give a checkpoint file path")
-    elif out.parent.exists() and not os.access(out.parent, os.W_OK):
-        problems.append(f"--out {out}: cannot write into {out.parent}")
-    if problems:  # every problem, one line each, before any data is loaded or anything is trained
-        raise DataError("\n".join(f"{'brainlib: error: ' if i else ''}{p}" for i, p in enumerate(problems)))
-    device = _device(args)
-    cfg = engine.recipe(
+    cfg = recipes.train_config(
         recipe_name,
-        model=args.model,
+        model=model,
         epochs=args.epochs,
         lr=args.lr,
         optimizer=args.optimizer,
         batch_size=args.batch_size,
         seed=args.seed,
     )
+    profile = config.get_profile()
+    synthetic = is_synthetic(args.data)
+    shipped_path = recipes.output_path(recipe_name, cfg, profile.name, synthetic)
+    out = Path(args.out) if args.out else shipped_path
+    owner = recipes.owner(out) if args.out and args.out.strip() else None
+    if owner is not None and out.resolve() != shipped_path.resolve():
+        # a shipped checkpoint is written only by its own recipe, run as it is, in the full profile, on real data
+        problems.append(
+            f"--out {out} is the shipped checkpoint of recipe {owner}; this run "
+            f"({_run_description(recipe_name, model, cfg, profile.name, synthetic)}) may not replace it: "
+            "give another path or leave --out out"
+        )
+    elif args.out is None or args.out.strip():
+        problem = _output_problem(out, "--out")
+        if problem:
+            problems.append(problem)
+    _raise_problems(problems)  # before any data is loaded or anything is trained
+    device = _device(args)
     result = train_and_evaluate(
         cfg, out, root=args.data, resume=not args.restart, progress=not args.json, device=device
     )
+    result["checkpoint"] = str(out)
+    result["recipe"] = recipe_name
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(_metrics_text(result))
         print(f"checkpoint written to {out}")
     return EXIT_OK
+
+
+def _run_description(recipe_name: str, model: str, cfg, profile: str, synthetic: bool) -> str:
+    """What makes a run other than its recipe as written, in words."""
+    what = []
+    if model != recipes.get(recipe_name).architecture:
+        what.append(f"model {model}")
+    if not recipes.is_exact(recipe_name, cfg) and model == recipes.get(recipe_name).architecture:
+        what.append("changed settings")
+    if profile != "full":
+        what.append(f"{profile} profile")
+    if synthetic:
+        what.append("synthetic data")
+    return f"recipe {recipe_name}" + (f" with {', '.join(what)}" if what else "")
 
 
 def _metrics_text(result: dict) -> str:
@@ -171,6 +222,7 @@ def cmd_evaluate(args) -> int:
 
     t0 = time.perf_counter()
     device = _device(args, announce=False)
+    args.checkpoint = _checkpoint_path(args)
     result = evaluate_checkpoint(args.checkpoint, root=args.data, tta=args.tta, device=device)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if args.json:
@@ -185,14 +237,36 @@ PREDICT_BATCH = 64  # images decoded and classified together
 
 
 def cmd_calibrate(args) -> int:
+    from brainlib.data import is_synthetic
+    from brainlib.engine import read_checkpoint
     from brainlib.evaluation import calibrate_checkpoint
 
-    temperature = calibrate_checkpoint(args.checkpoint, root=args.data)
+    source = Path(_checkpoint_path(args))
+    read_checkpoint(source)  # not ours, truncated, other classes: refused before anything is fitted
+    out = Path(args.out) if args.out else source
+    profile = config.get_profile()
+    problems = []
+    if args.out is not None and not args.out.strip():
+        problems.append("--out is empty; give a checkpoint path")
+    elif recipes.owner(out) and (profile.name != "full" or is_synthetic(args.data)):
+        why = f"the {profile.name} profile" if profile.name != "full" else "synthetic data"
+        problems.append(
+            f"{out} is a shipped checkpoint: a temperature fitted with {why} may not replace it; "
+            "give --out for a calibrated copy"
+        )
+    elif recipes.owner(out) and recipes.owner(out) != recipes.owner(source):
+        problems.append(f"--out {out} is the shipped checkpoint of recipe {recipes.owner(out)}; give another path")
+    else:
+        problem = _output_problem(out, "--out" if args.out else "--checkpoint")
+        if problem:
+            problems.append(problem + ("" if args.out else " (or give --out for a calibrated copy)"))
+    _raise_problems(problems)  # before the fit
+    temperature = calibrate_checkpoint(source, root=args.data, out=out)
     if args.json:
-        print(json.dumps({"checkpoint": args.checkpoint, "temperature": temperature}))
+        print(json.dumps({"checkpoint": str(out), "temperature": temperature}))
     else:
         print(
-            f"{args.checkpoint}: temperature {temperature:.4f} fitted on the validation split and stored "
+            f"{out}: temperature {temperature:.4f} fitted on the validation split and stored "
             "(predict and evaluate apply it)"
         )
     return EXIT_OK
@@ -206,7 +280,7 @@ def cmd_predict(args) -> int:
     from brainlib.engine import checkpoint_temperature, load_checkpoint, predict_proba
 
     device = config.get_device(args.device)
-    model, ckpt = load_checkpoint(args.checkpoint, device=device)
+    model, ckpt = load_checkpoint(_checkpoint_path(args), device=device)
     size = ckpt["preprocessing"]["size"]
     tta = ckpt.get("tta", False)
     temperature = checkpoint_temperature(ckpt)
@@ -326,7 +400,7 @@ def cmd_crossval(args) -> int:
     try:
         records = crossval.run_crossval(
             args.dataset,
-            args.model,
+            args.recipe,
             args.folds,
             root=args.data,
             force=args.force,
@@ -334,6 +408,7 @@ def cmd_crossval(args) -> int:
             workers=args.workers,
             scheduler=args.scheduler,
             threads=args.threads,
+            model=args.model,
         )
     except ValueError as e:
         if isinstance(e, BadInput):
@@ -346,7 +421,7 @@ def cmd_crossval(args) -> int:
         print(json.dumps(summary, indent=2))
         return EXIT_OK
     print(
-        f"{args.dataset}, model {args.model}: patient-level cross-validation "
+        f"{args.dataset}, recipe {summary['recipe']} ({summary['model']}): patient-level cross-validation "
         f"({summary['trained_now']} fold(s) trained now, the rest from results/crossval/)"
     )
     for f in summary["folds"]:
@@ -451,14 +526,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_audit)
 
-    p = sub.add_parser("train", help="train a model, write a checkpoint, report Testing metrics")
-    p.add_argument("--model", default="fastnet", help="model name (fastnet, seed, tumorcnn)")
+    p = sub.add_parser("train", help="train a recipe, write its checkpoint, report Testing metrics")
     p.add_argument(
         "--recipe",
-        choices=["robust", "fast", "quick", "seed"],
-        help="training recipe: robust (default for FastNet: 160 px, per-image normalisation inside the head), "
-        "fast (the previous default, without it), quick (fast at 128 px, for a class), "
-        "seed (the published recipe; default for the seed model); other models default to fast",
+        choices=list(recipes.RECIPES),
+        help="training recipe (default: the one written for --model, else robust): "
+        + "; ".join(f"{r.name}: {r.description}" for r in recipes.RECIPES.values()),
+    )
+    p.add_argument(
+        "--model", help="architecture to train the recipe on (fastnet, seed, tumorcnn; default: the recipe's)"
     )
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float)
@@ -467,8 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument(
         "--out",
-        help="checkpoint path (default: models/<model>.pt; models/fastnet_<recipe>.pt for FastNet with "
-        "--recipe fast, quick or seed)",
+        help="checkpoint path (default: the recipe's shipped checkpoint in models/ when the recipe runs as written, "
+        "in the full profile, on real data; else a file of its own under runs/)",
     )
     p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
     p.add_argument("--restart", action="store_true", help="ignore an interrupted run's resume state")
@@ -480,8 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="figshare-cheng", help="dataset with patient-level folds")
     p.add_argument("--data", help="dataset folder (default: $BRAINLIB_FIGSHARE_DIR or data/figshare-cheng)")
     p.add_argument(
-        "--model", default="default", help="default (the default recipe, FastNet), fast (the previous default) or seed"
+        "--recipe", choices=list(recipes.RECIPES), default=recipes.DEFAULT, help="recipe (default: %(default)s)"
     )
+    p.add_argument("--model", help="architecture to train the recipe on (default: the recipe's)")
     p.add_argument("--folds", type=_fold_list, help="comma-separated test folds (default: all)")
     p.add_argument("--force", action="store_true", help="retrain folds even when their results are cached")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -504,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ablation)
 
     p = sub.add_parser("evaluate", help="metrics on the official Testing split and its leak-free subset")
-    p.add_argument("--checkpoint", default=str(config.DEFAULT_CHECKPOINT))
+    _checkpoint_args(p)
     p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
     p.add_argument("--tta", action="store_true", default=None, help="average with horizontally flipped input")
     p.add_argument("--json", action="store_true")
@@ -512,18 +589,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("calibrate", help="fit a checkpoint's temperature on the validation split and store it")
-    p.add_argument("--checkpoint", default=str(config.DEFAULT_CHECKPOINT))
+    _checkpoint_args(p)
+    p.add_argument("--out", help="write the calibrated checkpoint here instead of updating it in place")
     p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("predict", help="classify image files or folders of images")
     p.add_argument("paths", nargs="+", metavar="IMAGE_OR_DIR")
-    p.add_argument("--checkpoint", default=str(config.DEFAULT_CHECKPOINT))
+    _checkpoint_args(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     _device_arg(p)
     p.set_defaults(func=cmd_predict)
     return parser
+
+
+def _checkpoint_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", help="checkpoint file (default: the shipped checkpoint of --recipe)")
+    p.add_argument(
+        "--recipe",
+        dest="ckpt_recipe",
+        choices=list(recipes.RECIPES),
+        help=f"use this recipe's shipped checkpoint (default: {recipes.DEFAULT})",
+    )
+
+
+def _checkpoint_path(args) -> str:
+    """The checkpoint a command reads: --checkpoint, else the shipped checkpoint of --recipe (default recipe)."""
+    if args.checkpoint is not None and args.ckpt_recipe is not None:
+        raise DataError("give --checkpoint or --recipe, not both")
+    if args.checkpoint is not None:
+        if not args.checkpoint.strip():
+            raise DataError("--checkpoint is empty; give a checkpoint file")
+        return args.checkpoint
+    return str(recipes.checkpoint(args.ckpt_recipe or recipes.DEFAULT))
 
 
 def _device_arg(p: argparse.ArgumentParser) -> None:

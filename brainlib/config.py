@@ -24,10 +24,18 @@ RESULTS_DIR = PROJ_ROOT / "results"
 CLASSES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
 SPLITS: tuple[str, ...] = ("Training", "Testing")
 
-DEFAULT_CHECKPOINT = MODELS_DIR / "fastnet.pt"  # the default (robust) recipe; `brainlib train` rewrites it
-SEED_CHECKPOINT = MODELS_DIR / "seed.pt"  # the published seed recipe, kept for comparison
-FAST_CHECKPOINT = MODELS_DIR / "fastnet_fast.pt"  # the fast recipe (the previous default), kept for comparison
+RUNS_DIR = PROJ_ROOT / "runs"  # checkpoints of runs that are not a shipped recipe (git-ignored); see brainlib.recipes
 LEAK_FREE_FILE = RESULTS_DIR / "leak_free_testing.txt"
+
+
+def results_file(name: str, profile: str | None = None, synthetic: bool = False) -> Path:
+    """Where a results table called ``name`` is written: the committed ``results/<name>`` for a full-profile run on
+    real data, else a copy of its own under ``results/<profile>/`` (or ``results/synthetic/``; git-ignored), so a
+    smoke or synthetic run never rewrites a committed results file."""
+    profile = profile or get_profile().name
+    if profile == "full" and not synthetic:
+        return RESULTS_DIR / name
+    return RESULTS_DIR / ("synthetic" if synthetic else profile) / name
 
 
 def data_dir() -> Path:

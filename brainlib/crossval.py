@@ -22,24 +22,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainlib import config, datasets, engine, sweep
+from brainlib import config, datasets, engine, recipes, sweep
 from brainlib.metrics import classification_metrics
+from brainlib.models import input_size
 
 CV_VERSION = 2  # 2: CAM peaks at two stages stored (pointing game with a tolerance)
-# --model name → training recipe ("fastnet" is the default's network with the default recipe, as in `brainlib train`;
-# "fast" the previous default)
-MODELS = {"default": "robust", "fastnet": "robust", "fast": "fast", "seed": "seed"}
 PRIOR_SIGMA = 0.25  # centred Gaussian prior: standard deviation as a fraction of the image size
 CAM_EXAMPLES = 3  # hits and misses kept per fold for figures
 CAM_EXAMPLE_SIZE = 32
 POINTING_TOLERANCE = 15 / 224  # the pointing game's usual 15-pixel tolerance (Zhang et al. 2016), at 224 px
 
 
-def cv_recipe(model: str, num_classes: int) -> engine.TrainConfig:
-    """The training recipe behind a ``--model`` name, with a head for ``num_classes`` classes."""
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r} for cross-validation; choose one of {', '.join(MODELS)}")
-    base = engine.recipe(MODELS[model])
+def cv_recipe(recipe: str, num_classes: int, model: str | None = None) -> engine.TrainConfig:
+    """A recipe's TrainConfig (on architecture ``model`` when given) with a head for ``num_classes`` classes."""
+    base = recipes.train_config(recipe, model=model)
     return dataclasses.replace(base, model_kwargs={**base.model_kwargs, "num_classes": num_classes})
 
 
@@ -264,7 +260,7 @@ def _cam_grid(model, stage: int, size: int) -> int:
 # ----------------------------------------------------------------------------- all folds
 def run_crossval(
     dataset: str = "figshare-cheng",
-    model: str = "default",
+    recipe: str = recipes.DEFAULT,
     folds: list[int] | None = None,
     root: str | os.PathLike | None = None,
     profile: config.Profile | None = None,
@@ -275,11 +271,13 @@ def run_crossval(
     scheduler: str | None = None,
     threads: int | None = None,
     cfg: engine.TrainConfig | None = None,
+    model: str | None = None,
 ) -> list[dict]:
     """Every requested fold's record (see :func:`run_fold`), from the cache or trained now.
 
-    ``cfg`` trains another recipe than ``model``'s (``model`` then only names the cache files; the head is
-    resized to the dataset's classes).
+    ``recipe`` names a recipe of :mod:`brainlib.recipes` (``model`` puts it on another architecture); ``cfg``
+    trains that configuration instead (``recipe`` then only names the cache files). The head is resized to the
+    dataset's classes.
 
     Missing folds train in this process, on ``workers`` local processes, or on the Dask cluster at
     ``scheduler``; ``threads`` as in :func:`brainlib.ablation.run_ablation`."""
@@ -295,26 +293,28 @@ def run_crossval(
     if bad:
         raise ValueError(f"no fold(s) {bad} in {dataset}; its folds are {all_folds}")
     if cfg is None:
-        cfg = cv_recipe(model, len(spec.classes))
+        cfg = cv_recipe(recipe, len(spec.classes), model)
     else:
         cfg = dataclasses.replace(cfg, model_kwargs={**cfg.model_kwargs, "num_classes": len(spec.classes)})
     if profile.epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=profile.epochs)
     fingerprint = datasets.content_fingerprint(root, list(table["path"]))
+    same_architecture = recipe in recipes.RECIPES and recipes.get(recipe).architecture == model
+    name = recipe if model is None or same_architecture else f"{recipe}-{model}"  # names the cache files
     folder = Path(cache_dir or config.RESULTS_DIR / "crossval") / profile.name
     parallel = workers > 1 or bool(scheduler)
     records: list[dict | None] = []
     jobs, slots = [], []
     for k in folds:
         key = _run_key(cfg, dataset, fingerprint, table, k, profile)
-        path = folder / f"{dataset}-{model}-fold{k}-{key}.json"
+        path = folder / f"{dataset}-{name}-fold{k}-{key}.json"
         record = sweep.read_cached(path, key) if not force else None
         if record is None:
             slots.append(len(records))
             jobs.append(
                 {
                     "dataset": dataset,
-                    "model": model,
+                    "name": name,
                     "cfg": cfg,
                     "fold": k,
                     "key": key,
@@ -335,9 +335,7 @@ def run_crossval(
             print(f"fold {record['fold']} done: accuracy {record['accuracy']:.4f}", flush=True)
 
     if progress and jobs:
-        print(
-            f"training {model} on {dataset}: {len(jobs)} fold(s) on {sweep.where(workers, scheduler)} ...", flush=True
-        )
+        print(f"training {name} on {dataset}: {len(jobs)} fold(s) on {sweep.where(workers, scheduler)} ...", flush=True)
     for slot, record in zip(slots, sweep.run_jobs(_fold_job, jobs, workers, scheduler, on_done=announce)):
         records[slot] = {**record, "trained_now": True}
     return records  # type: ignore[return-value]
@@ -355,9 +353,7 @@ def _fold_data(dataset: str, root: str, profile: config.Profile, size: int, fing
 def _check_decodable(
     dataset: str, root: str, profile: config.Profile, cfg: engine.TrainConfig, fingerprint: str
 ) -> None:
-    from brainlib.models import build_model
-
-    size = build_model(cfg.model, **cfg.model_kwargs).input_size
+    size = input_size(cfg.model, cfg.model_kwargs)
     spec = datasets.get(dataset)
     expected = len(_subsample(spec.table(root), profile))
     data = _fold_data(dataset, root, profile, size, fingerprint)
@@ -370,16 +366,14 @@ def _check_decodable(
 
 def _fold_job(job: dict) -> dict:
     """One fold (in this process or a worker): train, score, write the cache file, return the record."""
-    from brainlib.models import build_model
-
     cfg = job["cfg"]
-    size = build_model(cfg.model, **cfg.model_kwargs).input_size
+    size = input_size(cfg.model, cfg.model_kwargs)
     data = _fold_data(job["dataset"], job["root"], job["profile"], size, job["fingerprint"])
     if job["progress"]:
-        print(f"training {job['model']} on {job['dataset']}, test fold {job['fold']} ...", flush=True)
+        print(f"training {job['name']} on {job['dataset']}, test fold {job['fold']} ...", flush=True)
     with sweep.torch_threads(job["threads"]):
         record = run_fold(cfg, data, job["fold"], job["key"], progress=job["progress"])
-    record.update({"model": job["model"], "profile": job["profile"].name, "data_fingerprint": job["fingerprint"]})
+    record.update({"recipe": job["name"], "profile": job["profile"].name, "data_fingerprint": job["fingerprint"]})
     sweep.atomic_write_text(Path(job["path"]), json.dumps(record))
     return record
 
@@ -397,7 +391,8 @@ def summarize(records: list[dict]) -> dict:
     classes = records[0]["classes"] if records else []
     pooled = np.sum([r["confusion_matrix"] for r in records], axis=0) if records else np.zeros((0, 0))
     out = {
-        "model": records[0]["model"] if records else None,
+        "recipe": records[0].get("recipe") if records else None,
+        "model": records[0].get("config", {}).get("model") if records else None,
         "dataset": records[0]["dataset"] if records else None,
         "profile": records[0].get("profile") if records else None,
         "folds": [

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,70 +17,17 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from brainlib import __version__, config
+from brainlib import __version__, config, recipes
 from brainlib.data import NORM_MEAN, NORM_STD, ImageSet, TensorImageDataset, make_loader, to_model_input
 from brainlib.errors import CheckpointError
 from brainlib.models import build_model
+from brainlib.recipes import TrainConfig
 
 if TYPE_CHECKING:  # pandas is imported where a history is built: `brainlib predict` does not need it
     import pandas as pd
 
 CHECKPOINT_FORMAT = "brainlib-checkpoint-v1"
 STRING_MODEL_ARGS = {"input_norm": ("global", "brain")}  # the only model arguments that may be strings
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (stored in the checkpoint)."""
-
-    model: str = "fastnet"
-    model_kwargs: dict = field(default_factory=dict)
-    optimizer: str = "adamw"
-    lr: float = 3e-3
-    weight_decay: float = 0.05
-    momentum: float = 0.9
-    epochs: int = 30
-    batch_size: int = 64
-    scheduler: str = "onecycle"  # none | onecycle | cosine
-    label_smoothing: float = 0.1
-    augment: bool | str = True  # True/"basic", "mri" or "remap" (see brainlib.data.to_model_input)
-    early_stopping: int | None = None  # patience in epochs; None = off
-    seed: int = 0
-    tta: bool = False  # average predictions with the horizontally flipped image at test time
-    synthetic: bool = False  # trained on the synthetic phantom set (label outputs accordingly)
-
-
-RECIPES: dict[str, TrainConfig] = {
-    # The published recipe: Adamax lr 1e-3, 8 epochs, batch 32, no augmentation, no schedule.
-    "seed": TrainConfig(
-        model="seed",
-        optimizer="adamax",
-        lr=1e-3,
-        weight_decay=0.0,
-        epochs=8,
-        batch_size=32,
-        scheduler="none",
-        label_smoothing=0.0,
-        augment=False,
-    ),
-    # The fast recipe (the default until the robustness study): FastNet (1×160×160), AdamW + one-cycle, label
-    # smoothing, batched augmentation, flip test-time augmentation.
-    "fast": TrainConfig(tta=True),
-    # The default recipe: the fast recipe plus a per-image z-score of the gray levels inside the head as the
-    # network's first layer (BrainNorm); chosen by the robustness study (brainlib.robustness) on Kaggle
-    # validation and figshare validation folds only.
-    "robust": TrainConfig(model_kwargs={"input_norm": "brain"}, tta=True),
-    # The quick recipe, for training live in class: the fast recipe at 128×128 pixels (about two thirds of the
-    # training time; chosen on validation accuracy among 10/15/20 epochs at 160 px and 30 epochs at 128 px).
-    "quick": TrainConfig(model_kwargs={"input_size": 128}, tta=True),
-}
-
-
-def recipe(name: str, **overrides) -> TrainConfig:
-    """A named recipe with fields overridden (``None`` values are ignored)."""
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(sorted(RECIPES))}")
-    return dataclasses.replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
 
 
 def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
@@ -123,6 +70,8 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         torch.save(obj, tmp)
+        if path.exists():  # a replaced file keeps its permissions
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -247,10 +196,11 @@ def _metadata_problem(ckpt: dict) -> str | None:
 
 
 def load_checkpoint(
-    path: str | os.PathLike = config.DEFAULT_CHECKPOINT, device: str | torch.device | None = None
+    path: str | os.PathLike | None = None, device: str | torch.device | None = None
 ) -> tuple[nn.Module, dict]:
     """Model (in eval mode, on ``device``: default as :func:`brainlib.config.get_device`) and metadata from a
-    checkpoint file."""
+    checkpoint file (default: the default recipe's shipped checkpoint)."""
+    path = recipes.checkpoint() if path is None else path
     device = device if isinstance(device, torch.device) else config.get_device(device)
     ckpt = read_checkpoint(path)
     try:
@@ -486,11 +436,12 @@ def train_metadata(result: TrainResult, train_set: ImageSet) -> dict:
     }
 
 
-def update_checkpoint(path: str | os.PathLike, **meta) -> None:
-    """Add metadata (e.g. Testing metrics) to a checkpoint written by :func:`train`, atomically."""
+def update_checkpoint(path: str | os.PathLike, out: str | os.PathLike | None = None, **meta) -> None:
+    """Add metadata (e.g. Testing metrics) to a checkpoint written by :func:`train`, atomically (into a copy at
+    ``out`` when given)."""
     ckpt = read_checkpoint(path)
     ckpt.update(meta)
-    atomic_save(ckpt, path)
+    atomic_save(ckpt, out or path)
 
 
 # ----------------------------------------------------------------------------- inference

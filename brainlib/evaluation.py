@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainlib import audit, config, engine
+from brainlib import audit, config, engine, recipes
 from brainlib.data import ImageSet, is_synthetic, load_split
 from brainlib.metrics import bootstrap_ci, classification_metrics
 
@@ -144,13 +144,15 @@ def fit_temperature(model: torch.nn.Module, images: ImageSet, tta: bool = False)
     return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded", options={"xatol": 1e-4}).x)
 
 
-def calibrate_checkpoint(path: str | os.PathLike, root: str | os.PathLike | None = None) -> float:
+def calibrate_checkpoint(
+    path: str | os.PathLike, root: str | os.PathLike | None = None, out: str | os.PathLike | None = None
+) -> float:
     """Fit a checkpoint's temperature on the validation split of Training (the split it was selected on) and
-    store it in the checkpoint; returns it."""
+    store it in the checkpoint (or in a copy at ``out``); returns it."""
     model, ckpt = engine.load_checkpoint(path, device="cpu")
     data = prepare_data(ckpt["preprocessing"]["size"], root)
     temperature = fit_temperature(model, data.val, tta=ckpt.get("tta", False))
-    engine.update_checkpoint(path, temperature=temperature)
+    engine.update_checkpoint(path, out=out, temperature=temperature)
     return temperature
 
 
@@ -161,9 +163,10 @@ def testing_clusters(test224: ImageSet, threshold: int = audit.DEFAULT_THRESHOLD
 
 
 def model_size(cfg: engine.TrainConfig) -> int:
-    from brainlib.models import build_model
+    """Input size of a recipe's architecture (read from its arguments; nothing is built)."""
+    from brainlib.models import input_size
 
-    return build_model(cfg.model, **cfg.model_kwargs).input_size
+    return input_size(cfg.model, cfg.model_kwargs)
 
 
 def train_and_evaluate(
@@ -235,7 +238,7 @@ class Predictions:
 
 
 def checkpoint_predictions(
-    path: str | os.PathLike = config.DEFAULT_CHECKPOINT,
+    path: str | os.PathLike | None = None,
     root: str | os.PathLike | None = None,
     tta: bool | None = None,
     max_per_class: int | None = None,
@@ -243,7 +246,8 @@ def checkpoint_predictions(
     calibrated: bool = True,
 ) -> Predictions:
     """Load a checkpoint and predict every Testing image (flip TTA as the checkpoint's recipe says; probabilities
-    with the checkpoint's temperature unless ``calibrated=False``)."""
+    with the checkpoint's temperature unless ``calibrated=False``; default: the default recipe's checkpoint)."""
+    path = recipes.checkpoint() if path is None else path
     model, ckpt = engine.load_checkpoint(path, device=device)
     size = ckpt["preprocessing"]["size"]
     test = load_split("Testing", size, root, max_per_class)
@@ -256,13 +260,14 @@ def checkpoint_predictions(
 
 
 def evaluate_checkpoint(
-    path: str | os.PathLike = config.DEFAULT_CHECKPOINT,
+    path: str | os.PathLike | None = None,
     root: str | os.PathLike | None = None,
     tta: bool | None = None,
     max_per_class: int | None = None,
     device: str | torch.device | None = None,
 ) -> dict:
     """Metrics of a checkpoint on the official Testing split and on its leak-free subset."""
+    path = recipes.checkpoint() if path is None else path
     p = checkpoint_predictions(path, root, tta, max_per_class, device)
     result = report_from_predictions(p.labels, p.predicted, p.leak_free, p.clusters, probs=p.probs)
     tta = p.checkpoint.get("tta", False) if tta is None else tta

@@ -45,10 +45,10 @@ def repeats_other_sequence(data: datasets.LabeledImages) -> np.ndarray:
 
 
 def predict_external(
-    checkpoint=config.DEFAULT_CHECKPOINT, dataset: str = "tcga-lgg", root: str | os.PathLike | None = None
+    checkpoint=None, dataset: str = "tcga-lgg", root: str | os.PathLike | None = None
 ) -> ExternalPredictions:
     """Load a Kaggle-trained checkpoint and predict every image of ``dataset`` (recipe's flip TTA included)."""
-    model, ckpt = engine.load_checkpoint(checkpoint)
+    model, ckpt = engine.load_checkpoint(checkpoint)  # None: the default recipe's shipped checkpoint
     data = datasets.load(dataset, ckpt["preprocessing"]["size"], root)
     probs = engine.predict_proba(
         model, data.images.images, tta=ckpt.get("tta", False), temperature=engine.checkpoint_temperature(ckpt)

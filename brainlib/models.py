@@ -174,6 +174,31 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+def model_arguments(name: str) -> dict:
+    """An architecture's keyword arguments with their defaults, read from its signature (nothing is built)."""
+    import inspect
+
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
+    factory = MODELS[name]
+    target = TumorCNN if factory is seed_model else factory
+    return {
+        p.name: p.default
+        for p in inspect.signature(target).parameters.values()
+        if p.name != "self" and p.default is not inspect.Parameter.empty
+    }
+
+
+def input_size(name: str, kwargs: dict | None = None) -> int:
+    """Side of the square input an architecture takes with ``kwargs`` (without building it)."""
+    return int((kwargs or {}).get("input_size", model_arguments(name)["input_size"]))
+
+
+def unknown_arguments(name: str, kwargs: dict) -> list[str]:
+    """The names in ``kwargs`` that architecture ``name`` does not take."""
+    return sorted(set(kwargs) - set(model_arguments(name)))
+
+
 def build_model(name: str, **kwargs) -> nn.Module:
     """Build a registered model by name (checked against :class:`ClassifierModel`)."""
     if name not in MODELS:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainlib import config, crossval, engine, evaluation, external, sweep
+from brainlib import config, crossval, engine, evaluation, external, recipes, sweep
 from brainlib.data import DECODER_VERSION
 
 
@@ -32,12 +32,15 @@ def folder() -> Path:
 
 
 def table_path() -> Path:
-    return config.RESULTS_DIR / "robustness.csv"
+    """The study's table: the committed ``results/robustness.csv`` in the full profile on real data only."""
+    from brainlib.data import is_synthetic
+
+    return config.results_file("robustness.csv", synthetic=is_synthetic())
 
 
 def variant(base: str = "fast", **changes) -> engine.TrainConfig:
     """The ``base`` recipe with ``changes`` (``model_kwargs`` merged into the base's)."""
-    cfg = engine.recipe(base)
+    cfg = recipes.train_config(base)
     kwargs = {**cfg.model_kwargs, **changes.pop("model_kwargs", {})}
     return dataclasses.replace(cfg, model_kwargs=kwargs, **changes)
 
@@ -126,7 +129,7 @@ def kaggle_part(name: str, cfg: engine.TrainConfig) -> dict:
 
 def figshare_part(name: str, cfg: engine.TrainConfig) -> list[dict]:
     """The variant's five patient-level folds on figshare-cheng (cached under ``results/robustness/crossval``)."""
-    return crossval.run_crossval("figshare-cheng", model=slug(name), cfg=cfg, cache_dir=folder() / "crossval")
+    return crossval.run_crossval("figshare-cheng", slug(name), cfg=cfg, cache_dir=folder() / "crossval")
 
 
 def row(name: str) -> dict:

@@ -51,8 +51,7 @@ def repo_paths_in_tmp(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(config, "MODELS_DIR", base / "models")
     monkeypatch.setattr(config, "RESULTS_DIR", base / "results")
     monkeypatch.setattr(config, "FIGURES_DIR", base / "figures")
-    monkeypatch.setattr(config, "DEFAULT_CHECKPOINT", base / "models" / "brainlib_default.pt")
-    monkeypatch.setattr(config, "SEED_CHECKPOINT", base / "models" / "seed_recipe.pt")
+    monkeypatch.setattr(config, "RUNS_DIR", base / "runs")
     monkeypatch.setattr(config, "LEAK_FREE_FILE", base / "results" / "leak_free_testing.txt")
     return base
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainlib import ablation, config, engine, evaluation
+from brainlib import ablation, config, engine, evaluation, recipes
 from brainlib.models import build_model, count_parameters
 from brainlib.synthetic import write_synthetic_dataset
 
@@ -21,7 +21,7 @@ def test_grid_changes_one_thing_per_variant():
     assert len(names) == len(set(names)) == 10
     base = grid[0].cfg
     assert grid[0].group == "baseline"
-    assert dataclasses.replace(base, model_kwargs={}) == engine.recipe("seed")  # the seed recipe, only smaller
+    assert dataclasses.replace(base, model_kwargs={}) == recipes.train_config("seed")  # the seed recipe, only smaller
     assert base.model_kwargs == {"input_size": ablation.ABLATION_SIZE}
     for v in grid[1:]:
         if v.group == "fast model":
@@ -46,7 +46,7 @@ def test_grid_variants_build_with_expected_shapes():
 
 
 def _tiny_grid():
-    base = engine.recipe("seed", model_kwargs={"input_size": 32}, batch_size=8)
+    base = recipes.train_config("seed", model_kwargs={"input_size": 32}, batch_size=8)
     return [
         ablation.Variant("tiny base", "baseline", base),
         ablation.Variant("tiny adam", "optimizer", dataclasses.replace(base, optimizer="adam")),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from brainlib import cli, data, engine, evaluation
+from brainlib import cli, data, engine, evaluation, recipes
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("single_torch_thread")
 @pytest.fixture(scope="module")
 def trained(synthetic_root):
     sets = [data.load_split(s, 64, synthetic_root) for s in ("Training", "Testing")]
-    cfg = engine.recipe("fast", model_kwargs={"input_size": 64, "widths": [8, 16]}, epochs=3, batch_size=8)
+    cfg = recipes.train_config("fast", model_kwargs={"input_size": 64, "widths": [8, 16]}, epochs=3, batch_size=8)
     return engine.train(cfg, *sets, progress=False), sets, cfg
 
 
@@ -87,54 +87,3 @@ def test_calibrate_then_evaluate_reports_ece_and_temperature(trained, synthetic_
     assert result["temperature"] == pytest.approx(t)
     assert 0 <= result["ece"] <= 1 and 0 <= result["leak_free"]["ece"] <= 1
     assert torch.load(path, weights_only=True)["temperature"] == pytest.approx(t)
-
-
-def test_quick_recipe_is_fastnet_at_128_px_and_never_overwrites_the_default(synthetic_root, monkeypatch):
-    from brainlib import config
-    from brainlib.models import build_model
-
-    cfg = engine.recipe("quick")
-    assert cfg.model == "fastnet" and build_model(cfg.model, **cfg.model_kwargs).input_size == 128
-    assert dataclasses_fields_equal(cfg, engine.recipe("fast"), but={"model_kwargs"})
-    err = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        assert cli.main(["train", "--recipe", "quick", "--model", "seed"]) == 2
-    assert "--recipe quick trains FastNet" in err.getvalue()
-    monkeypatch.setenv("BRAINLIB_DATA_DIR", str(synthetic_root))
-    monkeypatch.setenv("BRAINLIB_PROFILE", "smoke")
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert cli.main(["train", "--recipe", "quick"]) == 0
-    assert (config.MODELS_DIR / "fastnet_quick.pt").exists() and not config.DEFAULT_CHECKPOINT.exists()
-    assert engine.read_checkpoint(config.MODELS_DIR / "fastnet_quick.pt")["preprocessing"]["size"] == 128
-
-
-def test_default_recipe_is_robust_and_other_fastnet_recipes_get_their_own_file(synthetic_root, monkeypatch):
-    from brainlib import config
-
-    robust = engine.recipe("robust")
-    assert robust.model_kwargs == {"input_norm": "brain"}
-    assert dataclasses_fields_equal(robust, engine.recipe("fast"), but={"model_kwargs"})
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        assert cli.main(["train", "--recipe", "robust", "--model", "seed", "--epochs", "0"]) == 2
-    assert "--recipe robust trains FastNet" in err.getvalue() and "--epochs must be at least 1" in err.getvalue()
-    assert "device:" not in out.getvalue()  # every problem reported before anything else happens
-    monkeypatch.setenv("BRAINLIB_DATA_DIR", str(synthetic_root))
-    monkeypatch.setenv("BRAINLIB_PROFILE", "smoke")
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert cli.main(["train", "--recipe", "fast"]) == 0
-    shipped = config.MODELS_DIR / "fastnet.pt"
-    assert (config.MODELS_DIR / "fastnet_fast.pt").exists() and not shipped.exists()
-    assert engine.read_checkpoint(config.MODELS_DIR / "fastnet_fast.pt")["train_config"]["augment"] is True
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert cli.main(["train"]) == 0  # the default: FastNet with the robust recipe, into the shipped file
-    ckpt = engine.read_checkpoint(shipped)
-    assert (
-        ckpt["model_kwargs"]["input_norm"] == "brain" and ckpt["train_config"]["model_kwargs"]["input_norm"] == "brain"
-    )
-
-
-def dataclasses_fields_equal(a, b, but: set) -> bool:
-    import dataclasses
-
-    return all(getattr(a, f.name) == getattr(b, f.name) for f in dataclasses.fields(a) if f.name not in but)

@@ -17,7 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
-from brainlib import cli, config, engine
+from brainlib import cli, config, engine, recipes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,7 +68,7 @@ def test_train_out_that_is_a_folder_is_refused_before_training(no_data_loading, 
 
 
 def test_empty_out_never_touches_the_default_checkpoint(no_data_loading, tmp_path):
-    config.DEFAULT_CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
+    recipes.checkpoint().parent.mkdir(parents=True, exist_ok=True)
     target = config.MODELS_DIR / "fastnet.pt"
     target.write_bytes(b"shipped")
     rc, _, _ = run_main(["train", "--out", ""])
@@ -83,7 +83,7 @@ def test_unknown_profile_is_bad_input(monkeypatch):
 
 @pytest.fixture
 def nan_checkpoint(tmp_path):
-    cfg = engine.recipe("fast", model_kwargs={"input_size": 32})
+    cfg = recipes.train_config("fast", model_kwargs={"input_size": 32})
     model = engine.build_model(cfg.model, **cfg.model_kwargs)
     with torch.no_grad():
         next(model.parameters()).fill_(float("nan"))
@@ -103,7 +103,7 @@ def test_checkpoint_with_nan_weights_is_refused(nan_checkpoint, tmp_path):
 
 def test_closed_pipe_ends_quietly(tmp_path):
     """`brainlib predict folder | head -1`: no BrokenPipeError report, exit 0."""
-    cfg = engine.recipe("fast", model_kwargs={"input_size": 32})
+    cfg = recipes.train_config("fast", model_kwargs={"input_size": 32})
     model = engine.build_model(cfg.model, **cfg.model_kwargs)
     ckpt = tmp_path / "tiny.pt"
     engine.atomic_save(engine.checkpoint_dict(model, cfg), ckpt)
@@ -168,7 +168,7 @@ def test_interrupted_train_resumes_to_the_same_weights(synthetic_root, tmp_path,
 
 
 def _tiny_checkpoint(tmp_path, name="tiny.pt", **meta):
-    cfg = engine.recipe("fast", model_kwargs={"input_size": 32})
+    cfg = recipes.train_config("fast", model_kwargs={"input_size": 32})
     model = engine.build_model(cfg.model, **cfg.model_kwargs)
     path = tmp_path / name
     ckpt = engine.checkpoint_dict(model, cfg)
@@ -207,7 +207,7 @@ def test_checkpoint_metadata_is_validated_before_building(tmp_path, meta, messag
 
 
 def test_synthetic_model_says_so(tmp_path):
-    cfg = engine.recipe("fast", model_kwargs={"input_size": 32}, synthetic=True)
+    cfg = recipes.train_config("fast", model_kwargs={"input_size": 32}, synthetic=True)
     path = tmp_path / "synthetic.pt"
     engine.atomic_save(engine.checkpoint_dict(engine.build_model(cfg.model, **cfg.model_kwargs), cfg), path)
     img = tmp_path / "x.png"

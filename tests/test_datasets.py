@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from brainlib import cli, config, crossval, datasets, engine, external, fetchers
+from brainlib import cli, config, crossval, datasets, engine, external, fetchers, recipes
 from brainlib.data import DataError, safe_extract
 from brainlib.synthetic import write_synthetic_figshare, write_synthetic_tcga
 
@@ -211,20 +211,20 @@ def test_crossval_trains_caches_and_reuses(figshare_root, tmp_path, monkeypatch)
     profile = config.get_profile("smoke")
     cache = tmp_path / "cv"
     first = crossval.run_crossval(
-        "figshare-cheng", "default", [1, 2], root=figshare_root, profile=profile, cache_dir=cache, progress=False
+        "figshare-cheng", "robust", [1, 2], root=figshare_root, profile=profile, cache_dir=cache, progress=False
     )
     assert [r["fold"] for r in first] == [1, 2] and all(r.get("trained_now") for r in first)
     for r in first:
         assert r["val_fold"] not in (r["fold"], *r["train_folds"])
         assert r["n"] == len(r["labels"]) == len(r["pointing"]["peak"]) == len(r["pointing"]["energy_fine"])
-    assert len(list((cache / "smoke").glob("figshare-cheng-default-fold*.json"))) == 2
+    assert len(list((cache / "smoke").glob("figshare-cheng-robust-fold*.json"))) == 2
 
     def no_training(*a, **k):
         raise AssertionError("a cached fold was retrained")
 
     monkeypatch.setattr(engine, "train", no_training)
     again = crossval.run_crossval(
-        "figshare-cheng", "default", [1, 2], root=figshare_root, profile=profile, cache_dir=cache, progress=False
+        "figshare-cheng", "robust", [1, 2], root=figshare_root, profile=profile, cache_dir=cache, progress=False
     )
     assert [r["accuracy"] for r in again] == [r["accuracy"] for r in first]
     assert not any(r.get("trained_now") for r in again)
@@ -234,7 +234,7 @@ def test_crossval_cache_key_follows_recipe_and_data(figshare_root, tmp_path):
     profile = config.get_profile("smoke")
     table = crossval._subsample(datasets.get("figshare-cheng").table(figshare_root), profile)
     fp = datasets.content_fingerprint(figshare_root, list(table["path"]))
-    a = crossval.cv_recipe("default", 3)
+    a = crossval.cv_recipe("robust", 3)
     key = crossval._run_key(a, "figshare-cheng", fp, table, 1, profile)
     assert crossval._run_key(crossval.cv_recipe("seed", 3), "figshare-cheng", fp, table, 1, profile) != key
     assert crossval._run_key(a, "figshare-cheng", "other", table, 1, profile) != key
@@ -243,7 +243,7 @@ def test_crossval_cache_key_follows_recipe_and_data(figshare_root, tmp_path):
 
 def test_crossval_trains_a_given_recipe(figshare_root, tmp_path):
     profile = config.get_profile("smoke")
-    cfg = engine.recipe("fast", augment="mri", model_kwargs={"input_size": 64})
+    cfg = recipes.train_config("fast", augment="mri", model_kwargs={"input_size": 64})
     recs = crossval.run_crossval(
         "figshare-cheng",
         "variant",
@@ -279,7 +279,7 @@ def test_cli_crossval_json(figshare_root, tmp_path, monkeypatch):
     rc, out, err = run_main(["crossval", "--data", str(figshare_root), "--folds", "1,2", "--json"])
     assert rc == 0, err
     result = json.loads(out)
-    assert result["model"] == "default" and result["trained_now"] == 2
+    assert result["recipe"] == "robust" and result["trained_now"] == 2
     assert [f["fold"] for f in result["folds"]] == [1, 2]
     assert {"n", "accuracy", "macro_f1"} <= set(result["folds"][0])
     assert {"mean_accuracy", "std_accuracy", "pointing_game"} <= set(result)
@@ -313,7 +313,7 @@ def test_cli_crossval_missing_folder_exits_2(tmp_path):
 def tiny_checkpoint(tmp_path_factory):
     """An untrained FastNet saved as a brainlib checkpoint (the report's plumbing, not its numbers)."""
     config.seed_everything(0)
-    cfg = engine.recipe("fast", model_kwargs={"input_size": 32})
+    cfg = recipes.train_config("fast", model_kwargs={"input_size": 32})
     model = engine.build_model(cfg.model, **cfg.model_kwargs)
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     engine.atomic_save(engine.checkpoint_dict(model, cfg, tta=True), path)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from brainlib import __version__, config, engine
+from brainlib import __version__, config, engine, recipes
 from brainlib.data import augment_batch, load_split
 from brainlib.engine import CheckpointError, TrainConfig
 from brainlib.metrics import bootstrap_ci, classification_metrics
@@ -103,12 +103,12 @@ def test_train_without_out_writes_nothing(sets, tmp_path, monkeypatch):
 
 
 def test_recipe():
-    seed = engine.recipe("seed", epochs=3, lr=None)
+    seed = recipes.train_config("seed", epochs=3, lr=None)
     assert (seed.model, seed.optimizer, seed.epochs, seed.lr) == ("seed", "adamax", 3, 1e-3)
-    fast = engine.recipe("fast")
+    fast = recipes.train_config("fast")
     assert fast == TrainConfig(tta=True) and (fast.model, fast.tta) == ("fastnet", True)
     with pytest.raises(ValueError, match="unknown recipe"):
-        engine.recipe("nope")
+        recipes.train_config("nope")
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -21,7 +21,7 @@ from PIL import Image
 from test_ablation import _tiny_grid  # the same two-variant grid as the ablation tests
 from test_cli_contract import run_main  # cli.main with stdout and stderr captured
 
-from brainlib import ablation, cli, config, crossval, engine, sweep
+from brainlib import ablation, cli, config, crossval, engine, recipes, sweep
 from brainlib.synthetic import write_synthetic_dataset, write_synthetic_figshare
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def test_predict_path_does_not_import_pandas_or_sklearn():
 
 @pytest.fixture
 def tiny_checkpoint(tmp_path):
-    cfg = engine.recipe("fast", model_kwargs={"input_size": 32})
+    cfg = recipes.train_config("fast", model_kwargs={"input_size": 32})
     torch.manual_seed(0)
     model = engine.build_model(cfg.model, **cfg.model_kwargs)
     path = tmp_path / "tiny.pt"
@@ -111,7 +111,7 @@ def test_auto_device_and_cpu_results_unchanged(synthetic_root, monkeypatch):
     monkeypatch.setenv("BRAINLIB_DEVICE", "cpu")
     assert config.get_device().type == "cpu"
     sets = [data.load_split(s, 64, synthetic_root) for s in ("Training", "Testing")]
-    cfg = engine.recipe("fast", model_kwargs={"input_size": 64, "widths": [8, 16]}, epochs=1, batch_size=8)
+    cfg = recipes.train_config("fast", model_kwargs={"input_size": 64, "widths": [8, 16]}, epochs=1, batch_size=8)
     a = engine.train(cfg, *sets, progress=False, device="cpu")
     monkeypatch.delenv("BRAINLIB_DEVICE")
     b = engine.train(cfg, *sets, progress=False)  # auto: cpu here
@@ -125,7 +125,7 @@ def test_cuda_training_and_prediction(synthetic_root):  # pragma: no cover - run
     from brainlib import data
 
     sets = [data.load_split(s, 64, synthetic_root) for s in ("Training", "Testing")]
-    cfg = engine.recipe("fast", model_kwargs={"input_size": 64, "widths": [8, 16]}, epochs=1, batch_size=8)
+    cfg = recipes.train_config("fast", model_kwargs={"input_size": 64, "widths": [8, 16]}, epochs=1, batch_size=8)
     run = engine.train(cfg, *sets, progress=False, device="cuda")
     assert run.device.startswith("cuda") and next(run.model.parameters()).is_cuda
     probs = engine.predict_proba(run.model, sets[1].images)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from brainlib import engine, recipes
 from brainlib.config import CLASSES
 from brainlib.models import FastNet, TumorCNN, build_model, count_parameters, seed_model
 
@@ -126,13 +127,12 @@ def test_receptive_field_of_a_patchify_stem():
 
 
 def test_seed_with_batch_norm_is_one_change_and_round_trips_through_a_checkpoint(tmp_path):
-    from brainlib import engine
 
     plain, bn = build_model("seed", input_size=32), build_model("seed", input_size=32, batch_norm=True)
     bns = [m for m in bn.features if isinstance(m, torch.nn.BatchNorm2d)]
     assert len(bns) == 6 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.features)
     assert count_parameters(bn) - count_parameters(plain) == 6 * 2 * 4  # a scale and a shift per channel
-    cfg = engine.recipe("seed", model_kwargs={"input_size": 32, "batch_norm": True})
+    cfg = recipes.train_config("seed", model_kwargs={"input_size": 32, "batch_norm": True})
     engine.atomic_save(engine.checkpoint_dict(bn, cfg), tmp_path / "bn.pt")
     loaded, _ = engine.load_checkpoint(tmp_path / "bn.pt", device="cpu")
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.features) == 6

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from brainlib import audit, config, data, engine, evaluation
+from brainlib import audit, config, data, evaluation, recipes
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = {
@@ -45,7 +45,7 @@ def test_shipped_checkpoint_is_small_and_weights_only(name):
 
 def test_shipped_default_is_the_robust_recipe():
     cfg = torch.load(SHIPPED["fastnet"], map_location="cpu", weights_only=True)["train_config"]
-    robust = dataclasses.asdict(engine.recipe("robust"))
+    robust = dataclasses.asdict(recipes.train_config("robust"))
     assert {k: v for k, v in cfg.items() if k != "synthetic"} == {k: v for k, v in robust.items() if k != "synthetic"}
     fast = torch.load(SHIPPED["fastnet_fast"], map_location="cpu", weights_only=True)["train_config"]
     assert fast["model_kwargs"] == {} and fast["augment"] is True

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
 
-from brainlib import colab, data, engine, explain, viz  # noqa: E402
+from brainlib import colab, data, explain, recipes, viz  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def small_train(synthetic_root):
 
 
 def test_training_statistics_records_every_conv_and_step(small_train):
-    cfg = engine.recipe("seed", model_kwargs={"input_size": 32}, batch_size=8)
+    cfg = recipes.train_config("seed", model_kwargs={"input_size": 32}, batch_size=8)
     stats = explain.training_statistics(cfg, small_train, steps=5)
     assert sorted(stats["layer"].unique()) == [1, 2, 3, 4, 5, 6]
     assert sorted(stats["step"].unique()) == [1, 2, 3, 4, 5]  # more steps than one epoch of 24 images holds
