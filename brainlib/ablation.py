@@ -184,7 +184,7 @@ def run_ablation(
             cfg = dataclasses.replace(cfg, synthetic=d.synthetic)
             key = _run_key(cfg, d, profile)
             path = folder / f"{_slug(v.name)}-seed{seed}-{key}.json"
-            cached = sweep.read_cached(path, key) if not force else None
+            cached = sweep.read_cached(path, key, required=RECORD_FIELDS) if not force else None
             if cached is None:
                 slots.append(len(rows))
                 jobs.append(
@@ -205,6 +205,8 @@ def run_ablation(
         if progress:
             print(f"trained {record['variant']}, seed {record['seed']}: validation {record['val_acc']:.4f}", flush=True)
 
+    if jobs:
+        sweep.check_writable(folder)  # refused before anything trains
     if progress and jobs:
         print(f"training {len(jobs)} run(s) on {sweep.where(workers, scheduler)} ...", flush=True)
     _PREPARED.clear()
@@ -220,6 +222,7 @@ def run_ablation(
     return pd.DataFrame(rows)
 
 
+RECORD_FIELDS = ("seed", "val_acc", "official_acc", "leak_free_acc", "predictions", "labels", "leak_free", "history")
 _PREPARED: dict[tuple, PreparedData] = {}  # prepared data per (size, root, profile), in this process
 
 

@@ -35,30 +35,22 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
 
 # ----------------------------------------------------------------------------- commands
 def cmd_fetch(args) -> int:
-    if args.dataset != "brain-tumor-mri":
-        from brainlib import datasets
-        from brainlib.fetchers import FETCHERS
+    from brainlib import datasets
+    from brainlib.fetchers import FETCHERS
 
-        spec = datasets.get(args.dataset)
-        dest = spec.root(args.dest)
-        if args.source is None and dest.is_dir() and any(dest.iterdir()):
-            table = spec.table(dest)  # already there: validate and report
-        else:
-            FETCHERS[args.dataset](args.source, dest)
-            table = spec.table(dest)
-        print(f"{args.dataset} ready at {dest}")
-        counts = table["label"].value_counts()
-        extra = f", {table['fold'].nunique()} folds" if "fold" in table else ""
-        extra += f", {table['patient'].nunique()} patients" if "patient" in table else ""
-        print(f"  {len(table)} images{extra}: " + "  ".join(f"{c} {counts.get(c, 0)}" for c in spec.classes))
-        return EXIT_OK
-    from brainlib.data import fetch
-
-    dest = Path(args.dest) if args.dest else config.data_dir()
-    counts = fetch(args.source, dest)
-    print(f"dataset ready at {dest}")
-    for split, per_class in counts.items():
-        print(f"  {split:9s} {sum(per_class.values()):5d}  " + "  ".join(f"{c} {n}" for c, n in per_class.items()))
+    spec = datasets.get(args.dataset)
+    dest = spec.root(args.dest)
+    if not (args.source is None and dest.is_dir() and any(dest.iterdir())):  # else already there: validate it
+        FETCHERS[args.dataset](args.source, dest)
+    table = spec.table(dest)
+    print(f"{args.dataset} ready at {dest}" if args.dataset != "brain-tumor-mri" else f"dataset ready at {dest}")
+    parts = table.groupby("split", sort=False) if "split" in table else [("", table)]
+    for split, part in parts:
+        counts = part["label"].value_counts()
+        extra = f", {part['fold'].nunique()} folds" if "fold" in part else ""
+        extra += f", {part['patient'].nunique()} patients" if "patient" in part else ""
+        head = f"{split:9s} {len(part):5d}" if split else f"{len(part)} images{extra}:"
+        print(f"  {head}  " + "  ".join(f"{c} {counts.get(c, 0)}" for c in spec.classes))
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -288,7 +289,14 @@ def run_crossval(
     root = spec.root(root)
     table = _subsample(spec.table(root), profile)
     all_folds = sorted(int(f) for f in table["fold"].unique())
+    if len(all_folds) < 3:
+        raise ValueError(
+            f"{dataset} has {len(all_folds)} fold(s) ({', '.join(map(str, all_folds))}); patient-level "
+            "cross-validation needs at least 3 (training, validation and test folds)"
+        )
     folds = all_folds if not folds else list(folds)
+    if len(set(folds)) != len(folds):
+        raise ValueError(f"test folds {folds} name a fold more than once; each fold is scored once")
     bad = [f for f in folds if f not in all_folds]
     if bad:
         raise ValueError(f"no fold(s) {bad} in {dataset}; its folds are {all_folds}")
@@ -308,7 +316,12 @@ def run_crossval(
     for k in folds:
         key = _run_key(cfg, dataset, fingerprint, table, k, profile)
         path = folder / f"{dataset}-{name}-fold{k}-{key}.json"
-        record = sweep.read_cached(path, key) if not force else None
+        record = sweep.read_cached(path, key, required=RECORD_FIELDS) if not force else None
+        if record is not None and not _boxes_match(record, table, k):
+            warnings.warn(
+                f"{path.name}: the tumor boxes changed since this fold was scored; rescoring it", stacklevel=2
+            )
+            record = None
         if record is None:
             slots.append(len(records))
             jobs.append(
@@ -328,6 +341,7 @@ def run_crossval(
             )
         records.append(record)
     if jobs:
+        sweep.check_writable(folder)  # an unwritable results folder is refused before any fold trains
         _check_decodable(dataset, str(root), profile, cfg, fingerprint)  # one clear error before any fold trains
 
     def announce(record):
@@ -339,6 +353,19 @@ def run_crossval(
     for slot, record in zip(slots, sweep.run_jobs(_fold_job, jobs, workers, scheduler, on_done=announce)):
         records[slot] = {**record, "trained_now": True}
     return records  # type: ignore[return-value]
+
+
+RECORD_FIELDS = ("fold", "n", "accuracy", "macro_f1", "confusion_matrix", "labels", "predictions", "val_acc")
+
+
+def _boxes_match(record: dict, table: pd.DataFrame, fold: int) -> bool:
+    """Whether a cached fold was scored against the tumor boxes the dataset has now (boxes are not part of the
+    key: an edited boxes.csv rescores the pointing game instead of being served stale)."""
+    if "x_center" not in table or "pointing" not in record:
+        return True
+    now = np.round(table.loc[table["fold"] == fold, ["x_center", "y_center", "width", "height"]].to_numpy(float), 6)
+    then = np.asarray(record["pointing"].get("boxes", []), float).reshape(-1, 4)
+    return now.shape == then.shape and np.allclose(now, then, atol=2e-6)
 
 
 @functools.lru_cache(maxsize=2)

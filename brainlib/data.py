@@ -10,11 +10,11 @@ Models that want three channels (the seed preset) get the gray channel repeated.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
-import shutil
-import tempfile
+import stat
 import warnings
 import zipfile
 from collections import Counter
@@ -30,7 +30,6 @@ from torch.utils.data import DataLoader, Dataset
 from brainlib import config
 from brainlib.errors import DataError  # noqa: F401 (re-exported: brainlib.data.DataError)
 
-KAGGLE_DATASET = "masoudnickparvar/brain-tumor-mri-dataset"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 MAX_PIXELS = 40_000_000  # decompression-bomb guard: ~6300×6300; MRI slices are far smaller
 NORM_MEAN, NORM_STD = 0.5, 0.5
@@ -135,10 +134,17 @@ def validate_layout(root: str | os.PathLike) -> Path:
     return root
 
 
-def iter_image_files(folder: Path, skipped: Counter | None = None) -> list[Path]:
-    """Image files under ``folder`` (recursively), sorted; hidden entries and non-images skipped."""
+def iter_image_files(folder: Path, skipped: Counter | None = None, problems: list | None = None) -> list[Path]:
+    """Image files under ``folder`` (recursively), sorted; hidden entries, non-images and entries that are not
+    regular files (FIFOs, devices, broken links) skipped. Folders that cannot be read are skipped too, each
+    one-line reason appended to ``problems`` when given."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+
+    def unreadable(e: OSError) -> None:
+        if problems is not None:
+            problems.append(f"{e.filename}: cannot read the folder ({e.strerror or e})")
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
         hidden = [d for d in dirnames if is_hidden(d)]
         if skipped is not None and hidden:
             for d in hidden:
@@ -153,11 +159,20 @@ def iter_image_files(folder: Path, skipped: Counter | None = None) -> list[Path]
                 if skipped is not None:
                     skipped["not an image"] += 1
                 continue
-            if not (Path(dirpath) / name).exists():  # a broken symbolic link (or a link loop)
+            path = Path(dirpath) / name
+            try:
+                regular = stat.S_ISREG(path.stat().st_mode)  # follows links: a FIFO or device is no image file
+            except OSError as e:  # a broken symbolic link, a link loop, or no permission to look
                 if skipped is not None:
-                    skipped["broken link"] += 1
+                    skipped["broken link" if e.errno in (errno.ENOENT, errno.ELOOP) else "unreadable file"] += 1
+                if problems is not None and e.errno not in (errno.ENOENT, errno.ELOOP):
+                    problems.append(f"{path}: cannot read ({e.strerror or e})")
                 continue
-            found.append(Path(dirpath) / name)
+            if not regular:
+                if skipped is not None:
+                    skipped["not a regular file"] += 1
+                continue
+            found.append(path)
     return sorted(found)
 
 
@@ -243,65 +258,6 @@ def safe_extract(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
     except zipfile.BadZipFile as e:
         raise DataError(f"{archive}: corrupt zip archive ({e})") from None
     return into
-
-
-def find_dataset_root(folder: Path) -> Path:
-    """The shallowest non-hidden folder at or below ``folder`` that holds Training/ and Testing/
-    (zips made on a Mac carry a ``__MACOSX`` shadow copy that must not win)."""
-    subfolders = [
-        p for p in folder.rglob("*") if p.is_dir() and not any(is_hidden(part) for part in p.relative_to(folder).parts)
-    ]
-    for candidate in [folder, *sorted(subfolders, key=lambda p: (len(p.parts), str(p)))]:
-        if all((candidate / s).is_dir() for s in config.SPLITS):
-            return candidate
-    raise DataError(f"{folder}: no Training/ and Testing/ folders found inside")
-
-
-def fetch(source: str | os.PathLike | None = None, dest: str | os.PathLike | None = None) -> dict:
-    """Put the dataset at ``dest`` and return per-split, per-class counts.
-
-    ``source`` None downloads it with kagglehub; otherwise it is a local folder or ``.zip``.
-    """
-    dest = Path(dest).expanduser() if dest else config.data_dir()
-    if dest.exists() and not dest.is_dir():
-        raise DataError(f"{dest} is a file, not a folder; choose another --dest")
-    if source is None:
-        if dest.exists() and any(dest.iterdir()):
-            validate_layout(dest)
-            return summarize(dest)
-        import kagglehub  # imported here: only the download needs it
-
-        source = kagglehub.dataset_download(KAGGLE_DATASET)
-    source = Path(source).expanduser()
-    if not source.exists():
-        raise DataError(f"{source}: no such file or folder")
-    if dest.exists() and not dest.is_dir():
-        raise DataError(f"{dest} is a file, not a folder; choose another --dest")
-    if dest.exists() and any(dest.iterdir()):
-        raise DataError(f"{dest} already exists and is not empty; remove it or choose another --dest")
-    with tempfile.TemporaryDirectory() as tmp:
-        if source.is_file():
-            if not zipfile.is_zipfile(source):
-                raise DataError(f"{source}: not a folder or a .zip archive")
-            source = safe_extract(source, tmp)
-        root = find_dataset_root(source)
-        validate_layout(root)
-        if dest.resolve().is_relative_to(root.resolve()):
-            raise DataError(f"{dest} lies inside the source folder {root}; choose a --dest outside it")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
-        try:
-            shutil.copytree(root, staging, ignore=shutil.ignore_patterns(".*", "__MACOSX"), dirs_exist_ok=True)
-            if dest.exists():
-                dest.rmdir()
-            staging.rename(dest)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    counts = summarize(dest)
-    if not sum(n for per_class in counts.values() for n in per_class.values()):
-        raise DataError(f"{dest}: the imported dataset holds no images")
-    return counts
 
 
 def summarize(root: Path) -> dict:

@@ -97,18 +97,78 @@ def _read_csv(path: Path, columns: list[str], dataset: str) -> pd.DataFrame:
 
 
 FIGSHARE_CLASSES = ("glioma", "meningioma", "pituitary")
+BOX_COLUMNS = ("x_center", "y_center", "width", "height")
+
+
+def _rows(table: pd.DataFrame, mask) -> str:
+    """The CSV line numbers (header = line 1) of the rows in ``mask``, a few of them."""
+    lines = [str(i + 2) for i in np.flatnonzero(np.asarray(mask))]
+    return ", ".join(lines[:5]) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+
+
+def _whole_numbers(table: pd.DataFrame, column: str, path: Path, dataset: str, minimum: int = 1) -> pd.Series:
+    """``table[column]`` as integers, refused (file, line and value named) unless every value is a whole number
+    of at least ``minimum`` (no blanks, NaN, text, fractions or values beyond 10^9)."""
+    values = pd.to_numeric(table[column], errors="coerce")
+    ok = values.notna() & np.isfinite(values) & (values == values.round()) & (values >= minimum) & (values < 1e9)
+    if not ok.all():
+        first = int(np.flatnonzero(~ok.to_numpy())[0])
+        raise DataError(
+            f"{dataset}: {path} line {_rows(table, ~ok)}: {column} must be a whole number ≥ {minimum} "
+            f"(found {table[column].iloc[first]!r})"
+        )
+    return values.astype(np.int64)
+
+
+def _figshare_boxes(table: pd.DataFrame, path: Path, dataset: str) -> pd.DataFrame:
+    """``table`` with each image's tumor box from ``path`` (boxes.csv), refused before anything trains when an
+    image has no box, two boxes, or a box that is not four fractions of the image size."""
+    boxes = _read_csv(path, ["index", *BOX_COLUMNS], dataset)
+    boxes["index"] = _whole_numbers(boxes, "index", path, dataset)
+    for c in BOX_COLUMNS:
+        values = pd.to_numeric(boxes[c], errors="coerce")
+        low = 0.0 if c in ("x_center", "y_center") else 1e-9
+        ok = values.notna() & np.isfinite(values) & (values >= low) & (values <= 1)
+        if not ok.all():
+            first = int(np.flatnonzero(~ok.to_numpy())[0])
+            raise DataError(
+                f"{dataset}: {path} line {_rows(boxes, ~ok)}: {c} must be a number in [{low:g}, 1], a fraction "
+                f"of the image size (found {boxes[c].iloc[first]!r})"
+            )
+        boxes[c] = values.astype(float)
+    dup = boxes["index"].duplicated(keep=False)
+    if dup.any():
+        raise DataError(f"{dataset}: {path} lines {_rows(boxes, dup)}: more than one box for the same image index")
+    table = table.merge(boxes[["index", *BOX_COLUMNS]], on="index", how="left")
+    missing = table["x_center"].isna()
+    if missing.any():
+        shown = ", ".join(str(i) for i in table.loc[missing, "index"].head(5))
+        raise DataError(f"{dataset}: {path} has no box for {int(missing.sum())} image(s) (index {shown})")
+    return table
 
 
 def _figshare_index(root: Path) -> pd.DataFrame:
     """``images/<class>/<index>.<ext>``, ``folds.csv`` (index, label, fold) and ``boxes.csv`` (index,
-    label, x_center, y_center, width, height as fractions of the image size)."""
+    label, x_center, y_center, width, height as fractions of the image size). Refused with the file and line
+    named: an index listed twice (an image in two folds), a fold or index that is not a whole number ≥ 1, a class
+    without images, a box missing or not numeric."""
     name = "figshare-cheng"
     if not (root / "images").is_dir():
         raise DataError(
             f"{name}: {root} has no images/ folder (expected images/<class>/<index>.jpg, folds.csv, "
             "boxes.csv; 'brainlib fetch --dataset figshare-cheng' makes this layout)"
         )
-    folds = _read_csv(root / "folds.csv", ["index", "label", "fold"], name)
+    folds_file = root / "folds.csv"
+    folds = _read_csv(folds_file, ["index", "label", "fold"], name)
+    folds["index"] = _whole_numbers(folds, "index", folds_file, name)
+    folds["fold"] = _whole_numbers(folds, "fold", folds_file, name)
+    dup = folds["index"].duplicated(keep=False)
+    if dup.any():
+        first = int(folds.loc[dup, "index"].iloc[0])
+        raise DataError(
+            f"{name}: {folds_file} lines {_rows(folds, dup)}: image index {first} is listed more than once "
+            "(every image belongs to exactly one fold)"
+        )
     files = {}
     for f in iter_image_files(root / "images"):
         if f.stem.isdigit():
@@ -120,14 +180,16 @@ def _figshare_index(root: Path) -> pd.DataFrame:
     if missing.any():
         warn(f"{name}: {int(missing.sum())} images listed in folds.csv are missing; skipped")
     table = folds[~missing].copy()
+    absent = [c for c in FIGSHARE_CLASSES if not (table["label"] == c).any()]
+    if absent:
+        raise DataError(
+            f"{name}: no images of class {', '.join(absent)} under {root / 'images'} "
+            f"(expected images/{{{','.join(FIGSHARE_CLASSES)}}}/<index>.png)"
+        )
     boxes_file = root / "boxes.csv"
     if boxes_file.exists():
-        boxes = _read_csv(boxes_file, ["index", "x_center", "y_center", "width", "height"], name)
-        table = table.merge(boxes.drop(columns=["label"], errors="ignore"), on="index", how="left")
-    table["fold"] = table["fold"].astype(int)
-    return table[
-        ["path", "label", "fold", "index", *[c for c in ("x_center", "y_center", "width", "height") if c in table]]
-    ]
+        table = _figshare_boxes(table, boxes_file, name)
+    return table[["path", "label", "fold", "index", *[c for c in BOX_COLUMNS if c in table]]]
 
 
 TCGA_SEQUENCES = ("flair", "precontrast", "postcontrast")

@@ -14,6 +14,7 @@ end, so an interrupted fetch never leaves a half-written dataset.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,13 +23,16 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from brainlib.data import DataError, is_hidden, safe_extract
+from brainlib import config
+from brainlib.data import DataError, is_hidden, safe_extract, summarize, validate_layout, warn
 
+KAGGLE_DATASET = "masoudnickparvar/brain-tumor-mri-dataset"
 FIGSHARE_ARTICLE = 1512427
 FIGSHARE_API = "https://api.figshare.com/v2"
 FIGSHARE_LABELS = {1: "meningioma", 2: "glioma", 3: "pituitary"}  # cjdata.label in the .mat files
@@ -39,9 +43,33 @@ MIN_SLICE_GAP = 6
 
 
 # ----------------------------------------------------------------------------- shared
+def check_dest(dest: Path) -> None:
+    """Refuse a destination that cannot be made, before anything is downloaded or converted: under a regular
+    file, or inside a folder brainlib may not write."""
+    existing = dest.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataError(f"--dest {dest}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"--dest {dest}: cannot write into {existing}")
+
+
+@contextlib.contextmanager
+def source_named(tmp: str | os.PathLike, source) -> Iterator[None]:
+    """Errors that mention the temporary folder a zip was extracted to name the user's ``source`` instead."""
+    try:
+        yield
+    except DataError as e:
+        if source is None or str(tmp) not in str(e):
+            raise
+        raise DataError(str(e).replace(str(tmp), f"{source} (inside)")) from None
+
+
 def _staging(dest: Path) -> Path:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise DataError(f"{dest} already exists and is not an empty folder; remove it or choose another --dest")
+    check_dest(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
 
@@ -92,6 +120,67 @@ def download(url: str, target: Path, md5: str | None = None, chunk: int = 1 << 2
     return target
 
 
+# ----------------------------------------------------------------------------- brain-tumor-mri (Kaggle)
+def find_dataset_root(folder: Path) -> Path:
+    """The shallowest non-hidden folder at or below ``folder`` that holds Training/ and Testing/
+    (zips made on a Mac carry a ``__MACOSX`` shadow copy that must not win)."""
+    subfolders = [
+        p for p in folder.rglob("*") if p.is_dir() and not any(is_hidden(part) for part in p.relative_to(folder).parts)
+    ]
+    for candidate in [folder, *sorted(subfolders, key=lambda p: (len(p.parts), str(p)))]:
+        if all((candidate / s).is_dir() for s in config.SPLITS):
+            return candidate
+    raise DataError(f"{folder}: no Training/ and Testing/ folders found inside")
+
+
+def fetch_kaggle(source: str | os.PathLike | None = None, dest: str | os.PathLike | None = None) -> dict:
+    """Put the dataset at ``dest`` and return per-split, per-class counts.
+
+    ``source`` None downloads it with kagglehub; otherwise it is a local folder or ``.zip``.
+    """
+    dest = Path(dest).expanduser() if dest else config.data_dir()
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"{dest} is a file, not a folder; choose another --dest")
+    check_dest(dest)
+    if source is None:
+        if dest.exists() and any(dest.iterdir()):
+            validate_layout(dest)
+            return summarize(dest)
+        import kagglehub  # imported here: only the download needs it
+
+        source = kagglehub.dataset_download(KAGGLE_DATASET)
+    source = Path(source).expanduser()
+    if not source.exists():
+        raise DataError(f"{source}: no such file or folder")
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"{dest} is a file, not a folder; choose another --dest")
+    if dest.exists() and any(dest.iterdir()):
+        raise DataError(f"{dest} already exists and is not empty; remove it or choose another --dest")
+    with tempfile.TemporaryDirectory() as tmp:
+        if source.is_file():
+            if not zipfile.is_zipfile(source):
+                raise DataError(f"{source}: not a folder or a .zip archive")
+            source = safe_extract(source, tmp)
+        root = find_dataset_root(source)
+        validate_layout(root)
+        if dest.resolve().is_relative_to(root.resolve()):
+            raise DataError(f"{dest} lies inside the source folder {root}; choose a --dest outside it")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+        try:
+            shutil.copytree(root, staging, ignore=shutil.ignore_patterns(".*", "__MACOSX"), dirs_exist_ok=True)
+            if dest.exists():
+                dest.rmdir()
+            staging.rename(dest)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    counts = summarize(dest)
+    if not sum(n for per_class in counts.values() for n in per_class.values()):
+        raise DataError(f"{dest}: the imported dataset holds no images")
+    return counts
+
+
 # ----------------------------------------------------------------------------- figshare-cheng
 def figshare_download(into: Path, api: str | None = None) -> Path:
     """Download every file of the figshare article into ``into`` (API base ``$BRAINLIB_FIGSHARE_API``)."""
@@ -118,26 +207,43 @@ def _read_mat_image(path: Path) -> tuple[np.ndarray, int, str, np.ndarray]:
             label = int(np.asarray(cj["label"]).ravel()[0])
             pid = "".join(chr(int(c)) for c in np.asarray(cj["PID"]).ravel())
             mask = np.asarray(cj["tumorMask"]).T.astype(bool)
-    except (OSError, KeyError) as e:
-        raise DataError(f"{path.name}: not a figshare brain tumor .mat file ({e})") from None
+    except (OSError, KeyError, ValueError, TypeError, IndexError) as e:
+        raise DataError(
+            f"{path.name}: not a figshare brain tumor .mat file ({' '.join(str(e).split())[:80]})"
+        ) from None
     if label not in FIGSHARE_LABELS:
         raise DataError(f"{path.name}: unknown label {label} (expected 1, 2 or 3)")
     return image, label, pid, mask
 
 
 def _read_folds(path: Path) -> np.ndarray:
-    """The fold of each image from ``cvind.mat`` (MATLAB v5 or v7.3)."""
+    """The fold of each image from ``cvind.mat`` (MATLAB v5 or v7.3), refused unless every fold is a whole
+    number from 1 to 100."""
+    import h5py
+    from scipy.io import loadmat
+
     try:
-        from scipy.io import loadmat
-
-        return np.asarray(loadmat(path)["cvind"]).ravel().astype(int)
-    except NotImplementedError:  # v7.3: HDF5
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            return np.asarray(f["cvind"]).ravel().astype(int)
-    except (OSError, KeyError, ValueError) as e:
-        raise DataError(f"{path.name}: no 'cvind' fold vector in it ({e})") from None
+        try:
+            values = loadmat(path)
+        except NotImplementedError:  # v7.3: HDF5
+            with h5py.File(path, "r") as f:
+                values = {"cvind": np.asarray(f["cvind"])} if "cvind" in f else {}
+    except Exception as e:  # noqa: BLE001 — scipy and h5py raise many kinds for a file that is not MATLAB
+        raise DataError(f"{path.name}: not a MATLAB file ({' '.join(str(e).split())[:80]})") from None
+    if "cvind" not in values:
+        raise DataError(f"{path.name}: no 'cvind' fold vector in it")
+    try:
+        folds = np.asarray(values["cvind"], dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise DataError(f"{path.name}: 'cvind' is not a numeric vector") from None
+    bad = ~(np.isfinite(folds) & (folds == np.round(folds)) & (folds >= 1) & (folds <= 100))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{path.name}: image {i + 1} has fold {folds[i]!r}; folds must be whole numbers from 1 to 100 "
+            f"({int(bad.sum())} such value(s))"
+        )
+    return folds.astype(int)
 
 
 def convert_figshare(folder: Path, out: Path) -> int:
@@ -198,14 +304,18 @@ def fetch_figshare(source: str | os.PathLike | None, dest: str | os.PathLike) ->
     dest = Path(dest).expanduser()
     staging = _staging(dest)
     try:
-        with tempfile.TemporaryDirectory(dir=staging.parent, prefix=".fetch-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(dir=staging.parent, prefix=".fetch-") as tmp,
+            source_named(tmp, source),
+            source_named(staging, source),
+        ):
             folder = figshare_download(Path(tmp)) if source is None else _unpack(Path(source).expanduser(), Path(tmp))
             ready = [p.parent for p in _files(folder, "folds.csv") if (p.parent / "images").is_dir()]
             if ready:
                 _copy_layout(ready[0], staging, "folds.csv")
             else:
                 convert_figshare(folder, staging)
-        datasets.get("figshare-cheng").table(staging)  # validates the result
+            datasets.get("figshare-cheng").table(staging)  # validates the result
         return _finish(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -251,13 +361,21 @@ def convert_tcga(folder: Path, out: Path, size: int = TCGA_SIZE) -> int:
             "with <case>_<n>_mask.tif)"
         )
     rows = ["patient,slice,kind,tumor_pixels_256"]
+    unreadable: list[str] = []
     for case in sorted(cases):
         tumor_area, brain_area = {}, {}
         for n, (image, mask) in cases[case].items():
-            with Image.open(mask) as m:
-                tumor_area[n] = int((np.asarray(m.convert("L")) > 127).sum())
-            with Image.open(image) as im:
-                brain_area[n] = int((np.asarray(im.convert("RGB"))[..., TCGA_CHANNELS["flair"]] > 10).sum())
+            try:
+                with Image.open(mask) as m:
+                    area = int((np.asarray(m.convert("L")) > 127).sum())
+                with Image.open(image) as im:
+                    brain_area[n] = int((np.asarray(im.convert("RGB"))[..., TCGA_CHANNELS["flair"]] > 10).sum())
+                tumor_area[n] = area
+            except (OSError, ValueError, Image.DecompressionBombError) as e:  # one corrupt slice: that slice only
+                unreadable.append(f"{image.name}: {' '.join(str(e).split())[:60]}")
+                brain_area.pop(n, None)
+        if not tumor_area:
+            continue
         chosen = choose_slices(tumor_area, brain_area)
         if chosen is None:
             continue
@@ -274,6 +392,8 @@ def convert_tcga(folder: Path, out: Path, size: int = TCGA_SIZE) -> int:
             with Image.open(mask) as m:
                 m.convert("L").resize((size, size), Image.Resampling.NEAREST).save(out / "masks" / f"{case}_{n}.png")
             rows.append(f"{case},{n},{kind},{tumor_area[n]}")
+    if unreadable:
+        warn(f"tcga-lgg: {len(unreadable)} unreadable slice(s) skipped (e.g. {unreadable[0]})")
     if len(rows) == 1:
         raise DataError(f"{folder}: no patient has both a tumor slice and a tumor-free slice {MIN_SLICE_GAP} apart")
     (out / "slices.csv").write_text("\n".join(rows) + "\n")
@@ -287,7 +407,11 @@ def fetch_tcga(source: str | os.PathLike | None, dest: str | os.PathLike) -> Pat
     dest = Path(dest).expanduser()
     staging = _staging(dest)
     try:
-        with tempfile.TemporaryDirectory(dir=staging.parent, prefix=".fetch-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(dir=staging.parent, prefix=".fetch-") as tmp,
+            source_named(tmp, source),
+            source_named(staging, source),
+        ):
             if source is None:
                 import kagglehub
 
@@ -299,11 +423,11 @@ def fetch_tcga(source: str | os.PathLike | None, dest: str | os.PathLike) -> Pat
                 _copy_layout(ready[0], staging, "slices.csv")
             else:
                 convert_tcga(folder, staging)
-        datasets.get("tcga-lgg").table(staging)
+            datasets.get("tcga-lgg").table(staging)
         return _finish(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-FETCHERS = {"figshare-cheng": fetch_figshare, "tcga-lgg": fetch_tcga}
+FETCHERS = {"brain-tumor-mri": fetch_kaggle, "figshare-cheng": fetch_figshare, "tcga-lgg": fetch_tcga}

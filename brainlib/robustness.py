@@ -97,7 +97,7 @@ def slug(name: str) -> str:
 def kaggle_part(name: str, cfg: engine.TrainConfig) -> dict:
     """Train on Kaggle, score Testing (official, leak-free, with and without flip TTA) and TCGA-LGG."""
     path = folder() / "kaggle" / config.get_profile().name / f"{slug(name)}-{key(cfg, 'kaggle')}.json"
-    cached = sweep.read_cached(path, key(cfg, "kaggle"))
+    cached = sweep.read_cached(path, key(cfg, "kaggle"), required=("val_acc", "official", "leak_free", "tcga"))
     if cached is not None:
         return cached
     with tempfile.TemporaryDirectory() as tmp:

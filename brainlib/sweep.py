@@ -32,21 +32,40 @@ def atomic_write_text(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def read_cached(path: Path, key: str) -> dict | None:
-    """A cached result (JSON with its ``key``), or None when it is missing, of another key, or unreadable (a
-    truncated or corrupt file is reported and then recomputed)."""
+def read_cached(path: Path, key: str, required: tuple[str, ...] = ()) -> dict | None:
+    """A cached result (JSON with its ``key``), or None when it is missing, of another key, unreadable (a
+    truncated or corrupt file) or lacking one of the ``required`` fields; the last two are reported, then
+    recomputed."""
     import json
+    import warnings
 
-    if not path.exists():
+    if not path.is_file():
         return None
     try:
         cached = json.loads(path.read_text())
     except (OSError, ValueError):
-        import warnings
-
         warnings.warn(f"cached result {path} is unreadable (truncated or corrupt); recomputing it", stacklevel=3)
         return None
-    return cached if isinstance(cached, dict) and cached.get("key") == key else None
+    if not isinstance(cached, dict) or cached.get("key") != key:
+        return None
+    missing = [f for f in required if f not in cached]
+    if missing:
+        warnings.warn(f"cached result {path} lacks {', '.join(missing)}; recomputing it", stacklevel=3)
+        return None
+    return cached
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse (bad input) a results folder that cannot be created or written, before any work is done."""
+    from brainlib.errors import DataError
+
+    existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataError(f"cannot write results into {folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write results into {folder}: {existing} is not writable")
 
 
 def where(workers: int, scheduler: str | None) -> str:
@@ -77,6 +96,52 @@ def torch_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
+SCHEDULER_TIMEOUT = 10  # seconds to connect to a Dask scheduler and read its greeting
+MAX_GREETING_BYTES = 1 << 24  # a Dask handshake is a few hundred bytes; a banner read as a length is far more
+
+
+def check_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT) -> str:
+    """Refuse (:class:`SweepError`, one line) an address that is not a reachable Dask scheduler, within
+    ``timeout`` seconds: not ``tcp://host:port``, a refused connection, or a service that does not greet like
+    Dask (a Dask scheduler sends its handshake first, a length-prefixed message; an HTTP server says nothing, an
+    SSH server a text banner). Returns the address with its scheme."""
+    import socket
+    import struct
+
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme != "tcp":
+        raise SweepError(
+            f"--scheduler {address}: only tcp://host:port addresses are supported ({scheme}:// needs a transport "
+            "or security set-up brainlib does not configure)"
+        )
+    host, _, port_text = rest.rstrip("/").rpartition(":")
+    host = host.strip("[]")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise SweepError(f"--scheduler {address}: expected tcp://host:port (e.g. tcp://10.0.0.5:8786)")
+    try:
+        with socket.create_connection((host, int(port_text)), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            greeting = b""
+            while len(greeting) < 8:
+                chunk = sock.recv(8 - len(greeting))
+                if not chunk:
+                    break
+                greeting += chunk
+    except TimeoutError:
+        raise SweepError(
+            f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s (nothing listens, or the "
+            "service there is not Dask)"
+        ) from None
+    except OSError as e:
+        raise SweepError(f"--scheduler {address}: cannot connect ({e.strerror or e})") from None
+    if len(greeting) < 8 or not 0 < struct.unpack("<Q", greeting)[0] < MAX_GREETING_BYTES:
+        shown = greeting.decode("ascii", "replace").strip() or "nothing"
+        raise SweepError(f"--scheduler {address}: the service there is not a Dask scheduler (it sent {shown[:40]!r})")
+    return f"tcp://{rest}"
+
+
 @contextlib.contextmanager
 def executor(workers: int = 1, scheduler: str | None = None):
     """A ``concurrent.futures`` executor: a Dask cluster's when ``scheduler`` (its address, e.g.
@@ -88,9 +153,10 @@ def executor(workers: int = 1, scheduler: str | None = None):
             from distributed import Client
         except ImportError:
             raise SweepError(f"--scheduler needs Dask distributed: {CLUSTER_HINT}") from None
+        address = check_scheduler(scheduler)
         try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError, ValueError) as e:
+            client = Client(address, timeout=f"{SCHEDULER_TIMEOUT}s")
+        except Exception as e:  # noqa: BLE001 — whatever the handshake failed with, the address is the user's
             raise SweepError(
                 f"cannot reach the Dask scheduler at {scheduler} ({' '.join(str(e).split())[:120]})"
             ) from None
@@ -135,8 +201,28 @@ def _gather(ex: Executor, fn, jobs: list[dict], on_done) -> list[dict]:
 
     futures = {ex.submit(fn, job): i for i, job in enumerate(jobs)}
     results: list[dict | None] = [None] * len(jobs)
-    for fut in as_completed(futures):
-        results[futures[fut]] = fut.result()
-        if on_done:
-            on_done(results[futures[fut]])
+    try:
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            if on_done:
+                on_done(results[futures[fut]])
+    except BaseException:  # Ctrl-C, SIGTERM or a failed job: nothing queued starts, running jobs are stopped
+        _stop(ex, list(futures))
+        raise
     return results  # type: ignore[return-value]
+
+
+def _stop(ex: Executor, futures: list) -> None:
+    """Cancel every job that has not started and stop the running ones (local worker processes are terminated;
+    a Dask cluster cancels its tasks). Finished jobs have written their results already."""
+    for fut in futures:
+        fut.cancel()
+    if isinstance(ex, ProcessPoolExecutor):
+        processes = list((getattr(ex, "_processes", None) or {}).values())
+        ex.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            p.join(5)
+    else:
+        ex.shutdown(wait=False)

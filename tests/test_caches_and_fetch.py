@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from brainlib import audit, config, data
+from brainlib import audit, config, data, fetchers
 from brainlib.data import DataError
 
 
@@ -63,14 +63,14 @@ def test_fetch_keeps_a_sibling_partial_folder_it_did_not_create(root, tmp_path):
     theirs = tmp_path / "out" / "ds.partial"
     theirs.mkdir(parents=True)
     (theirs / "keep.txt").write_text("mine")
-    data.fetch(root, tmp_path / "out" / "ds")
+    fetchers.fetch_kaggle(root, tmp_path / "out" / "ds")
     assert (theirs / "keep.txt").read_text() == "mine"
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".ds.")]  # no leftovers
 
 
 def test_fetch_refuses_a_destination_inside_the_source(root):
     with pytest.raises(DataError, match="inside the source"):
-        data.fetch(root, root / "copy")
+        fetchers.fetch_kaggle(root, root / "copy")
     assert not (root / "copy").exists()
 
 
@@ -78,4 +78,4 @@ def test_fetch_to_a_file_is_bad_input(root, tmp_path):
     target = tmp_path / "file"
     target.write_text("x")
     with pytest.raises(DataError, match="is a file"):
-        data.fetch(root, target)
+        fetchers.fetch_kaggle(root, target)

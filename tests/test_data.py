@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from brainlib import config, data
-from brainlib.data import DataError, fetch, load_image, load_split, scan_split, train_val_split, validate_layout
+from brainlib import config, data, fetchers
+from brainlib.data import DataError, load_image, load_split, scan_split, train_val_split, validate_layout
+from brainlib.fetchers import fetch_kaggle as fetch
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -496,7 +497,7 @@ def fake_kagglehub(monkeypatch, synthetic_root, tmp_path):
 def test_fetch_downloads_with_kagglehub(fake_kagglehub, synthetic_counts, tmp_path):
     dest = tmp_path / "dest"
     assert fetch(dest=dest) == synthetic_counts
-    assert fake_kagglehub == [data.KAGGLE_DATASET]
+    assert fake_kagglehub == [fetchers.KAGGLE_DATASET]
     validate_layout(dest)
 
 
