@@ -19,6 +19,7 @@ import torch
 
 from brainlib import config, engine, recipes, sweep
 from brainlib.evaluation import PreparedData, model_size, prepare_data
+from brainlib.files import atomic_write_text
 
 ABLATION_SIZE = 112  # the ablation protocol's input size (half the seed's 224, so it fits a CPU budget)
 ABLATION_VERSION = 1  # bump when the protocol changes: cached runs of other versions are retrained
@@ -245,7 +246,7 @@ def _ablation_job(job: dict) -> dict:
     d = _prepared_for(job)
     with sweep.torch_threads(job["threads"]):
         record = _ablation_run(Variant(job["name"], job["group"], cfg), cfg, d, job["key"])
-    sweep.atomic_write_text(Path(job["path"]), json.dumps(record))
+    atomic_write_text(Path(job["path"]), json.dumps(record))
     return record
 
 

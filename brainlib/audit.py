@@ -18,6 +18,7 @@ from PIL import Image
 
 from brainlib import config
 from brainlib.data import ImageSet, load_image, load_split, warn
+from brainlib.files import atomic_write_text, write_cache
 
 # Chosen from evidence (notebook 01 shows example pairs at every distance): for each Testing image and
 # its nearest Training image, distances 0-4 are the same scan (re-encoded, re-scaled, re-windowed);
@@ -82,10 +83,7 @@ def imageset_hashes(images: ImageSet, workers: int = 2) -> np.ndarray:
             pass
         warn(f"hash cache {cache} is unreadable; rebuilding it")
     hashes = perceptual_hashes(images.images.numpy(), workers)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, hashes)
-    os.replace(tmp, cache)
+    write_cache(cache, lambda tmp: np.save(tmp, hashes), ".npy")
     return hashes
 
 
@@ -280,11 +278,8 @@ def run_audit(
 
 
 # ----------------------------------------------------------------------------- leak-free subset file
-def write_leak_free(report: AuditReport, path: Path | None = None) -> Path:
-    """Save the leak-free Testing subset (relative paths) with its fingerprint and threshold
-    (default: the project's committed ``results/leak_free_testing.txt``)."""
-    path = Path(path or config.LEAK_FREE_FILE)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def leak_free_text(report: AuditReport) -> str:
+    """The leak-free subset file's text: the Testing paths with the fingerprint, pixel key and threshold."""
     lines = [
         "# brainlib leak-free Testing subset: Testing images with no exact or near duplicate in Training",
         f"# fingerprint: {combined_fingerprint(report.train, report.test)}",
@@ -293,10 +288,13 @@ def write_leak_free(report: AuditReport, path: Path | None = None) -> Path:
         f"# count: {int(report.leak_free.sum())}",
         *report.leak_free_paths(),
     ]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    return "\n".join(lines) + "\n"
+
+
+def write_leak_free(report: AuditReport, path: Path | None = None) -> Path:
+    """Save the leak-free Testing subset (relative paths) with its fingerprint and threshold
+    (default: the project's committed ``results/leak_free_testing.txt``)."""
+    return atomic_write_text(Path(path or config.LEAK_FREE_FILE), leak_free_text(report))
 
 
 def read_leak_free(path: Path | None = None) -> tuple[dict, list[str]]:
@@ -334,7 +332,8 @@ def leak_free_mask(test: ImageSet, train: ImageSet | None = None, threshold: int
             keep = set(paths)
             return np.array([p in keep for p in test.paths], dtype=bool)
     report = run_audit(threshold=threshold, train=train, test=test224)
-    write_leak_free(report, cached)
+    text = leak_free_text(report)
+    write_cache(cached, lambda tmp: tmp.write_text(text))
     keep = set(report.leak_free_paths())
     return np.array([p in keep for p in test.paths], dtype=bool)
 

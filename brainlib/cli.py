@@ -29,8 +29,14 @@ def _err(msg: str) -> None:
     print(f"brainlib: error: {msg}", file=sys.stderr)
 
 
+_WARNED: set[str] = set()
+
+
 def _one_line_warnings(message, category, filename, lineno, file=None, line=None):
-    print(f"brainlib: warning: {message}", file=sys.stderr)
+    text = _printable(message)
+    if text not in _WARNED:  # the same warning once per command, however many times the data is read
+        _WARNED.add(text)
+        print(f"brainlib: warning: {text}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -105,7 +111,7 @@ def _output_problem(out: Path, flag: str) -> str | None:
         return f"{flag} {out}: {parent} is a file, not a folder"
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"{flag} {out}: cannot write into {parent}"
-    if out.exists() and not os.access(out, os.W_OK):
+    if out.exists() and (not out.stat().st_mode & 0o222 or not os.access(out, os.W_OK)):
         return f"{flag} {out} is read-only; give another path"
     return None
 
@@ -313,14 +319,20 @@ def cmd_predict(args) -> int:
 
     files: list[Path] = []
     for arg in args.paths:
+        if not arg.strip():
+            report_error(arg, "an empty path was given; name an image file or a folder")
+            continue
         p = Path(arg)
         if p.is_dir():
+            problems: list[str] = []
             try:
-                found = iter_image_files(p)
+                found = iter_image_files(p, problems=problems)
             except OSError as e:
                 report_error(p, f"{p}: cannot read the folder ({e.strerror or e})")
                 continue
-            if not found:
+            for problem in problems:  # unreadable sub-folders: reported, the readable images still predicted
+                report_error(p, problem)
+            if not found and not problems:
                 report_error(p, f"{p}: folder holds no image files")
             files += found
         else:
@@ -355,9 +367,11 @@ def cmd_predict(args) -> int:
 
 
 def _printable(obj) -> str:
-    """A path or message as text any terminal encoding can print: bytes of a file name that are not valid
-    UTF-8 (kept by Python as surrogates) become U+FFFD instead of stopping the batch."""
-    return str(obj).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A path or message as one line of text any terminal encoding can print: bytes of a file name that are not
+    valid UTF-8 (kept by Python as surrogates) become U+FFFD instead of stopping the batch, and control characters
+    (a newline in a file name) are escaped so that one problem stays one line."""
+    text = str(obj).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 def _fold_list(text: str) -> list[int]:
@@ -643,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
 
         args.threshold = DEFAULT_THRESHOLD
     warnings.showwarning = _one_line_warnings
+    _WARNED.clear()
     try:
         config.get_profile()
     except ValueError as e:
@@ -660,7 +675,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
     except BadInput as e:
-        _err(str(e))
+        sep = "\nbrainlib: error: "  # one line per problem; a newline inside a problem is escaped
+        _err(sep.join(_printable(problem) for problem in str(e).split(sep)))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         _err(

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from brainlib import config, datasets, engine, recipes, sweep
+from brainlib.files import atomic_write_text
 from brainlib.metrics import classification_metrics
 from brainlib.models import input_size
 
@@ -36,7 +37,15 @@ POINTING_TOLERANCE = 15 / 224  # the pointing game's usual 15-pixel tolerance (Z
 
 def cv_recipe(recipe: str, num_classes: int, model: str | None = None) -> engine.TrainConfig:
     """A recipe's TrainConfig (on architecture ``model`` when given) with a head for ``num_classes`` classes."""
+    from brainlib.models import unknown_arguments
+
     base = recipes.train_config(recipe, model=model)
+    unknown = unknown_arguments(base.model, base.model_kwargs)
+    if unknown:
+        raise ValueError(
+            f"recipe {recipe} sets model arguments ({', '.join(unknown)}) that model {base.model} does not take; "
+            f"it trains {recipes.get(recipe).architecture}"
+        )
     return dataclasses.replace(base, model_kwargs={**base.model_kwargs, "num_classes": num_classes})
 
 
@@ -401,7 +410,7 @@ def _fold_job(job: dict) -> dict:
     with sweep.torch_threads(job["threads"]):
         record = run_fold(cfg, data, job["fold"], job["key"], progress=job["progress"])
     record.update({"recipe": job["name"], "profile": job["profile"].name, "data_fingerprint": job["fingerprint"]})
-    sweep.atomic_write_text(Path(job["path"]), json.dumps(record))
+    atomic_write_text(Path(job["path"]), json.dumps(record))
     return record
 
 

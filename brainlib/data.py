@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from brainlib import config
 from brainlib.errors import DataError  # noqa: F401 (re-exported: brainlib.data.DataError)
+from brainlib.files import write_cache
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 MAX_PIXELS = 40_000_000  # decompression-bomb guard: ~6300×6300; MRI slices are far smaller
@@ -374,11 +375,10 @@ def load_files(
     kept_paths = [paths[i] for i in kept]
     kept_labels = np.asarray([labels[i] for i in kept], dtype=np.int64)
     if use_cache:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f".{cache_file.stem}.{os.getpid()}.tmp.npz")
         meta = json.dumps({"paths": kept_paths, "errors": errors})
-        np.savez(tmp, images=images, labels=kept_labels, meta=np.array(meta))
-        os.replace(tmp, cache_file)
+        write_cache(
+            cache_file, lambda tmp: np.savez(tmp, images=images, labels=kept_labels, meta=np.array(meta)), ".npz"
+        )
     return ImageSet(torch.from_numpy(images), torch.from_numpy(kept_labels), kept_paths, root, fp, errors)
 
 

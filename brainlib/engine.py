@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from brainlib import __version__, config, recipes
 from brainlib.data import NORM_MEAN, NORM_STD, ImageSet, TensorImageDataset, make_loader, to_model_input
 from brainlib.errors import CheckpointError
+from brainlib.files import atomic_write
 from brainlib.models import build_model
 from brainlib.recipes import TrainConfig
 
@@ -64,17 +65,8 @@ def make_scheduler(name: str, optimizer, lr: float, epochs: int, steps_per_epoch
 
 
 def atomic_save(obj, path: str | os.PathLike) -> None:
-    """torch.save to a temporary file next to ``path``, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, tmp)
-        if path.exists():  # a replaced file keeps its permissions
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """torch.save through :func:`brainlib.files.atomic_write`: never a half-written checkpoint."""
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def checkpoint_dict(model: nn.Module, cfg: TrainConfig, **meta) -> dict:
@@ -184,6 +176,14 @@ def _metadata_problem(ckpt: dict) -> str | None:
             limit = MAX_INPUT_SIZE if key == "input_size" else MAX_WIDTH
             if not (0 <= v <= limit):
                 return f"model argument {key!r} = {value!r} is out of range (0..{limit})"
+    from brainlib.models import input_size
+
+    try:
+        built_size = input_size(ckpt["model_name"], kwargs)
+    except (TypeError, ValueError):
+        return f"model argument input_size {kwargs.get('input_size')!r} is not a whole number"
+    if built_size != size:
+        return f"preprocessing size {size} disagrees with the model's input size {built_size}"
     temperature = ckpt.get("temperature", 1.0)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0.01 <= temperature <= 100:
         return f"temperature {temperature!r} is not a number in 0.01..100"

@@ -24,6 +24,7 @@ import pandas as pd
 
 from brainlib import config, crossval, engine, evaluation, external, recipes, sweep
 from brainlib.data import DECODER_VERSION
+from brainlib.files import atomic_write_text
 
 
 def folder() -> Path:
@@ -123,7 +124,7 @@ def kaggle_part(name: str, cfg: engine.TrainConfig) -> dict:
         "tcga": {seq: {k: float(v) for k, v in row.items()} for seq, row in tcga.iterrows()},
         "environment": result["environment"],
     }
-    sweep.atomic_write_text(path, json.dumps(record, indent=1))
+    atomic_write_text(path, json.dumps(record, indent=1))
     return record
 
 

@@ -21,7 +21,7 @@ from PIL import Image
 from test_ablation import _tiny_grid  # the same two-variant grid as the ablation tests
 from test_cli_contract import run_main  # cli.main with stdout and stderr captured
 
-from brainlib import ablation, cli, config, crossval, engine, recipes, sweep
+from brainlib import ablation, cli, config, crossval, engine, files, recipes, sweep
 from brainlib.synthetic import write_synthetic_dataset, write_synthetic_figshare
 
 REPO = Path(__file__).resolve().parents[1]
@@ -347,8 +347,8 @@ def test_unreachable_scheduler_is_bad_input():
 
 def test_atomic_write_leaves_no_temporary(tmp_path):
     target = tmp_path / "x" / "r.json"
-    sweep.atomic_write_text(target, "{}")
-    sweep.atomic_write_text(target, '{"a": 1}')
+    files.atomic_write_text(target, "{}")
+    files.atomic_write_text(target, '{"a": 1}')
     assert target.read_text() == '{"a": 1}' and [p.name for p in target.parent.iterdir()] == ["r.json"]
 
 
