@@ -6,23 +6,18 @@ with paired tests. Runs go sequentially, on local worker processes, or on a Dask
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from brainlib import config, engine, recipes, sweep
-from brainlib.evaluation import PreparedData, model_size, prepare_data
-from brainlib.files import atomic_write_text
+from brainlib import config, engine, recipes, studies, sweep
+from brainlib.evaluation import PreparedData, holdout_identity, model_size, prepare_data
 
 ABLATION_SIZE = 112  # the ablation protocol's input size (half the seed's 224, so it fits a CPU budget)
-ABLATION_VERSION = 1  # bump when the protocol changes: cached runs of other versions are retrained
+THREADS = 1  # torch threads per run: fixed, so that a rerun reproduces every cached run bit for bit
 
 
 @dataclass(frozen=True)
@@ -116,29 +111,11 @@ def learning_rate_grid(size: int = ABLATION_SIZE) -> list[Variant]:
     return out
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-
-
-def _run_key(cfg: engine.TrainConfig, data: PreparedData, profile: config.Profile) -> str:
-    """What a cached run depends on: configuration, files (names and sizes), the validation split, the
-    leak-free mask, the decoder, the profile and the protocol version."""
-    from brainlib import audit
-    from brainlib.data import DECODER_VERSION
-
-    blob = json.dumps(
-        {
-            "cfg": dataclasses.asdict(cfg),
-            "data": audit.combined_fingerprint(data.train, data.test),
-            "val": data.val.paths,
-            "leak_free": np.flatnonzero(data.leak_free).tolist(),
-            "decoder": DECODER_VERSION,
-            "profile": profile.name,
-            "version": ABLATION_VERSION,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def _run_key(cfg: engine.TrainConfig, data: PreparedData, profile: config.Profile, threads: int = THREADS) -> str:
+    """The run's key in the one result cache (:func:`brainlib.studies.run_key`): configuration, files (names and
+    sizes), the validation split and leak-free mask, decoder, profile, protocol version and thread count."""
+    fingerprint, split = holdout_identity(data)
+    return studies.run_key(cfg, studies.KAGGLE_HOLDOUT, fingerprint, split, profile.name, threads)
 
 
 def run_ablation(
@@ -156,26 +133,26 @@ def run_ablation(
     """Train every variant × seed (``seeds``: a count, or a list of seeds) that is not cached yet; return
     one row per run.
 
-    Each run is stored as ``<cache_dir>/<profile>/<variant>-seed<k>-<key>.json`` (default cache_dir
-    ``results/ablation``: metrics, history and its Testing predictions). The key hashes everything the
-    run depends on (configuration, data, validation split, leak-free mask, protocol version), so a rerun
-    trains only what is missing or changed and never overwrites the result of another configuration.
-    ``force=True`` retrains everything.
+    Each run is one record in the study layer's result cache (:class:`brainlib.studies.ResultCache`, root
+    ``cache_dir``; metrics, history and its Testing predictions), keyed by everything it depends on
+    (configuration, data, validation split, leak-free mask, protocol version, thread count), so a rerun trains
+    only what is missing or changed and never overwrites the result of another configuration. ``force=True``
+    retrains everything.
 
     ``workers`` > 1 trains the missing runs on that many local processes; ``scheduler`` (a Dask scheduler
-    address) sends them to a Dask cluster instead. ``threads``: torch threads per run (default: this
-    process's count when sequential, the cores shared among the workers otherwise).
+    address) sends them to a Dask cluster instead. ``threads``: torch threads per run (default :data:`THREADS`;
+    part of the key).
     """
     profile = profile or config.get_profile()
     variants = variants if variants is not None else ablation_grid()
     seeds = seeds if seeds is not None else profile.seeds
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    folder = Path(cache_dir or config.RESULTS_DIR / "ablation") / profile.name
+    cache = studies.ResultCache(cache_dir)
+    threads = threads or THREADS
     sizes = {model_size(v.cfg) for v in variants}
     data = {s: prepare_data(s, root, profile) for s in sizes}
     rows: list[dict | None] = []
     jobs, slots = [], []
-    parallel = workers > 1 or bool(scheduler)
     for v in variants:
         for seed in seed_list:
             cfg = dataclasses.replace(v.cfg, seed=seed)
@@ -183,9 +160,8 @@ def run_ablation(
                 cfg = dataclasses.replace(cfg, epochs=profile.epochs)
             d = data[model_size(cfg)]
             cfg = dataclasses.replace(cfg, synthetic=d.synthetic)
-            key = _run_key(cfg, d, profile)
-            path = folder / f"{_slug(v.name)}-seed{seed}-{key}.json"
-            cached = sweep.read_cached(path, key, required=RECORD_FIELDS) if not force else None
+            key = _run_key(cfg, d, profile, threads)
+            cached = cache.get(studies.KAGGLE_HOLDOUT, profile.name, key, RECORD_FIELDS) if not force else None
             if cached is None:
                 slots.append(len(rows))
                 jobs.append(
@@ -194,10 +170,10 @@ def run_ablation(
                         "group": v.group,
                         "cfg": cfg,
                         "key": key,
-                        "path": str(path),
+                        "cache": cache,
                         "root": None if root is None else str(root),
                         "profile": profile,
-                        "threads": sweep.threads_per_job(workers, threads) if parallel else threads,
+                        "threads": threads,
                     }
                 )
             rows.append(None if cached is None else {**cached, "variant": v.name, "group": v.group})
@@ -207,7 +183,7 @@ def run_ablation(
             print(f"trained {record['variant']}, seed {record['seed']}: validation {record['val_acc']:.4f}", flush=True)
 
     if jobs:
-        sweep.check_writable(folder)  # refused before anything trains
+        cache.check_writable(studies.KAGGLE_HOLDOUT, profile.name)  # refused before anything trains
     if progress and jobs:
         print(f"training {len(jobs)} run(s) on {sweep.where(workers, scheduler)} ...", flush=True)
     _PREPARED.clear()
@@ -219,7 +195,7 @@ def run_ablation(
     for slot, record in zip(slots, records):
         rows[slot] = record
     if progress:
-        print(f"{len(rows)} runs: {len(jobs)} trained now, {len(rows) - len(jobs)} from {folder.name}/ in the cache")
+        print(f"{len(rows)} runs: {len(jobs)} trained now, {len(rows) - len(jobs)} from the result cache")
     return pd.DataFrame(rows)
 
 
@@ -233,9 +209,9 @@ def _prepared_for(job: dict) -> PreparedData:
     cfg = job["cfg"]
     slot = (model_size(cfg), job["root"], job["profile"])
     d = _PREPARED.get(slot)
-    if d is None or _run_key(cfg, d, job["profile"]) != job["key"]:
+    if d is None or _run_key(cfg, d, job["profile"], job["threads"]) != job["key"]:
         d = _PREPARED[slot] = prepare_data(slot[0], slot[1], slot[2])
-        if _run_key(cfg, d, job["profile"]) != job["key"]:
+        if _run_key(cfg, d, job["profile"], job["threads"]) != job["key"]:
             raise RuntimeError(f"the data changed while {job['name']!r} was queued; rerun the sweep")
     return d
 
@@ -246,7 +222,7 @@ def _ablation_job(job: dict) -> dict:
     d = _prepared_for(job)
     with sweep.torch_threads(job["threads"]):
         record = _ablation_run(Variant(job["name"], job["group"], cfg), cfg, d, job["key"])
-    atomic_write_text(Path(job["path"]), json.dumps(record))
+    job["cache"].put(studies.KAGGLE_HOLDOUT, job["profile"].name, f"{job['name']}-seed{cfg.seed}", record)
     return record
 
 
@@ -264,6 +240,7 @@ def _ablation_run(v: Variant, cfg: engine.TrainConfig, d: PreparedData, key: str
         "group": v.group,
         "seed": cfg.seed,
         "model": cfg.model,
+        "config": dataclasses.asdict(cfg),
         "parameters": count_parameters(build_model(cfg.model, **cfg.model_kwargs)),
         "epochs": len(history),
         "best_epoch": run.best_epoch,

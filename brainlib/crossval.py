@@ -3,32 +3,28 @@ and the Grad-CAM "pointing game" against the dataset's tumor boxes.
 
 Protocol (the standard one for figshare-cheng): for each test fold k, train from scratch on three of the
 other folds and choose the epoch on the fourth (fold k+1, wrapping round), so that validation is itself
-patient-level and never sees an image of fold k; then score fold k once. Each fold's result is cached as
-``results/crossval/<profile>/<dataset>-<model>-fold<k>-<key>.json``; the key hashes the recipe, the image
-bytes, the fold assignment and the protocol version, so a rerun trains only what is missing or changed.
+patient-level and never sees an image of fold k; then score fold k once. Each fold is one run in the study layer's
+result cache (:mod:`brainlib.studies`), keyed by the recipe, the image bytes, the fold assignment, the protocol
+version and the thread count, so a rerun trains only what is missing or changed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from brainlib import config, datasets, engine, recipes, sweep
-from brainlib.files import atomic_write_text
+from brainlib import config, datasets, engine, recipes, studies, sweep
 from brainlib.metrics import classification_metrics
 from brainlib.models import input_size
 
-CV_VERSION = 2  # 2: CAM peaks at two stages stored (pointing game with a tolerance)
+THREADS = 2  # torch threads per fold: fixed, so that a rerun reproduces every cached fold bit for bit
 PRIOR_SIGMA = 0.25  # centred Gaussian prior: standard deviation as a fraction of the image size
 CAM_EXAMPLES = 3  # hits and misses kept per fold for figures
 CAM_EXAMPLE_SIZE = 32
@@ -66,6 +62,11 @@ def _subsample(table: pd.DataFrame, profile: config.Profile) -> pd.DataFrame:
     return table.groupby(["fold", "label"], sort=False).head(max(2, n // 4)).reset_index(drop=True)
 
 
+def protocol(dataset: str) -> str:
+    """This study's protocol name in the result cache."""
+    return studies.protocol_name(studies.PATIENT_KFOLD, dataset)
+
+
 def _run_key(
     cfg: engine.TrainConfig,
     dataset: str,
@@ -73,23 +74,11 @@ def _run_key(
     table: pd.DataFrame,
     test_fold: int,
     profile: config.Profile,
+    threads: int = THREADS,
 ) -> str:
-    from brainlib.data import DECODER_VERSION
-
-    blob = json.dumps(
-        {
-            "cfg": dataclasses.asdict(cfg),
-            "dataset": dataset,
-            "data": fingerprint,
-            "folds": table["fold"].tolist(),
-            "test_fold": test_fold,
-            "decoder": DECODER_VERSION,
-            "profile": profile.name,
-            "version": CV_VERSION,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    """The fold's key in the one result cache (see :func:`brainlib.studies.run_key`)."""
+    split = {"folds": table["fold"].tolist(), "test_fold": int(test_fold)}
+    return studies.run_key(cfg, protocol(dataset), fingerprint, split, profile.name, threads)
 
 
 # ----------------------------------------------------------------------------- pointing game
@@ -282,6 +271,7 @@ def run_crossval(
     threads: int | None = None,
     cfg: engine.TrainConfig | None = None,
     model: str | None = None,
+    train: bool = True,
 ) -> list[dict]:
     """Every requested fold's record (see :func:`run_fold`), from the cache or trained now.
 
@@ -290,7 +280,9 @@ def run_crossval(
     dataset's classes.
 
     Missing folds train in this process, on ``workers`` local processes, or on the Dask cluster at
-    ``scheduler``; ``threads`` as in :func:`brainlib.ablation.run_ablation`."""
+    ``scheduler``, each with ``threads`` torch threads (default :data:`THREADS`: part of the key, so a cached fold
+    is reused only at the thread count it was trained with). ``train=False`` returns the cached folds only.
+    Records live in the one result cache (:class:`brainlib.studies.ResultCache`, root ``cache_dir``)."""
     profile = profile or config.get_profile()
     spec = datasets.get(dataset)
     if spec.groups != "fold":
@@ -318,19 +310,21 @@ def run_crossval(
     fingerprint = datasets.content_fingerprint(root, list(table["path"]))
     same_architecture = recipe in recipes.RECIPES and recipes.get(recipe).architecture == model
     name = recipe if model is None or same_architecture else f"{recipe}-{model}"  # names the cache files
-    folder = Path(cache_dir or config.RESULTS_DIR / "crossval") / profile.name
+    cache = studies.ResultCache(cache_dir)
+    threads = threads or THREADS
     parallel = workers > 1 or bool(scheduler)
     records: list[dict | None] = []
     jobs, slots = [], []
     for k in folds:
-        key = _run_key(cfg, dataset, fingerprint, table, k, profile)
-        path = folder / f"{dataset}-{name}-fold{k}-{key}.json"
-        record = sweep.read_cached(path, key, required=RECORD_FIELDS) if not force else None
+        key = _run_key(cfg, dataset, fingerprint, table, k, profile, threads)
+        record = cache.get(protocol(dataset), profile.name, key, required=RECORD_FIELDS) if not force else None
         if record is not None and not _boxes_match(record, table, k):
             warnings.warn(
-                f"{path.name}: the tumor boxes changed since this fold was scored; rescoring it", stacklevel=2
+                f"fold {k} of {name}: the tumor boxes changed since it was scored; rescoring it", stacklevel=2
             )
             record = None
+        if record is None and not train:
+            continue
         if record is None:
             slots.append(len(records))
             jobs.append(
@@ -340,17 +334,17 @@ def run_crossval(
                     "cfg": cfg,
                     "fold": k,
                     "key": key,
-                    "path": str(path),
+                    "cache": cache,
                     "root": str(root),
                     "profile": profile,
                     "fingerprint": fingerprint,
                     "progress": progress and not parallel,
-                    "threads": sweep.threads_per_job(workers, threads) if parallel else threads,
+                    "threads": threads,
                 }
             )
         records.append(record)
     if jobs:
-        sweep.check_writable(folder)  # an unwritable results folder is refused before any fold trains
+        cache.check_writable(protocol(dataset), profile.name)  # refused before any fold trains
         _check_decodable(dataset, str(root), profile, cfg, fingerprint)  # one clear error before any fold trains
 
     def announce(record):
@@ -410,20 +404,15 @@ def _fold_job(job: dict) -> dict:
     with sweep.torch_threads(job["threads"]):
         record = run_fold(cfg, data, job["fold"], job["key"], progress=job["progress"])
     record.update({"recipe": job["name"], "profile": job["profile"].name, "data_fingerprint": job["fingerprint"]})
-    atomic_write_text(Path(job["path"]), json.dumps(record))
+    job["cache"].put(protocol(job["dataset"]), job["profile"].name, f"{job['name']}-fold{job['fold']}", record)
     return record
 
 
 def summarize(records: list[dict]) -> dict:
     """Mean ± std over folds, a 95 % t-interval over folds (folds, not images, are the independent units),
     the pooled confusion matrix and recall, and the pointing game against the model-free priors."""
-    from scipy import stats
-
-    acc = np.array([r["accuracy"] for r in records])
-    f1 = np.array([r["macro_f1"] for r in records])
-    k = len(acc)
-    sd = float(acc.std(ddof=1)) if k > 1 else float("nan")
-    half = float(stats.t.ppf(0.975, k - 1) * sd / np.sqrt(k)) if k > 1 else float("nan")
+    acc = studies.mean_interval([r["accuracy"] for r in records])
+    f1 = studies.mean_interval([r["macro_f1"] for r in records])
     classes = records[0]["classes"] if records else []
     pooled = np.sum([r["confusion_matrix"] for r in records], axis=0) if records else np.zeros((0, 0))
     out = {
@@ -447,11 +436,11 @@ def summarize(records: list[dict]) -> dict:
             }
             for r in records
         ],
-        "mean_accuracy": float(acc.mean()) if k else float("nan"),
-        "std_accuracy": sd,
-        "accuracy_ci95": [float(acc.mean() - half), float(acc.mean() + half)] if k > 1 else None,
-        "mean_macro_f1": float(f1.mean()) if k else float("nan"),
-        "std_macro_f1": float(f1.std(ddof=1)) if k > 1 else float("nan"),
+        "mean_accuracy": acc["mean"],
+        "std_accuracy": acc["std"],
+        "accuracy_ci95": acc["ci95"],
+        "mean_macro_f1": f1["mean"],
+        "std_macro_f1": f1["std"],
         "pooled_accuracy": float(np.trace(pooled) / pooled.sum()) if pooled.sum() else float("nan"),
         "pooled_confusion_matrix": pooled.tolist(),
         "classes": classes,

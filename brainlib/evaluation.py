@@ -64,6 +64,13 @@ def prepare_data(
     )
 
 
+def holdout_identity(data: PreparedData) -> tuple[str, dict]:
+    """What a Kaggle hold-out run depends on besides its recipe: the files' fingerprint (names and sizes) and the
+    split (validation paths, leak-free Testing mask), as the study layer keys them."""
+    split = {"val": data.val.paths, "leak_free": np.flatnonzero(data.leak_free).tolist()}
+    return audit.combined_fingerprint(data.train, data.test), split
+
+
 def metrics_with_ci(y_true, y_pred, seed: int = 0, groups=None) -> dict:
     """Metrics with 95 % bootstrap intervals; with ``groups`` (near-duplicate clusters of the images) the
     bootstrap resamples whole clusters (``ci_unit`` says which)."""

@@ -3,8 +3,9 @@
 Each variant of the training recipe is trained on the Kaggle training part (validation split for epoch
 selection and calibration) and scored on official Testing, its leak-free subset and the TCGA-LGG external set
 (tumor-vs-tumor-free AUROC per sequence); the same recipe is cross-validated on figshare-cheng's patient-level
-folds. Results are cached per variant under ``results/robustness/`` (rerunning only trains what is missing) and
-collected in ``results/robustness.csv`` by :func:`table`. ``benchmarks/robustness.py`` is the command line.
+folds. Every run is a record of the study layer's result cache (:mod:`brainlib.studies`; rerunning only trains
+what is missing) and the rows are collected in ``results/robustness.csv`` by :func:`table`.
+``benchmarks/robustness.py`` is the command line.
 
 Selection rule, fixed before any variant was run: the default recipe is the variant with the highest mean of its
 Kaggle validation accuracy and its mean figshare validation-fold accuracy; both come from training data only.
@@ -14,22 +15,13 @@ Testing, the figshare test folds and TCGA-LGG are reported, never used to choose
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from brainlib import config, crossval, engine, evaluation, external, recipes, sweep
-from brainlib.data import DECODER_VERSION
-from brainlib.files import atomic_write_text
-
-
-def folder() -> Path:
-    """Where the study's runs are cached (one file per variant and part)."""
-    return config.RESULTS_DIR / "robustness"
+from brainlib import config, crossval, engine, evaluation, external, recipes, studies, sweep
 
 
 def table_path() -> Path:
@@ -84,10 +76,8 @@ VARIANTS: dict[str, tuple[str, str, engine.TrainConfig]] = {
 }
 
 
-def key(cfg: engine.TrainConfig, part: str) -> str:
-    """Cache key of one part of a variant: its recipe, the part and the decoder."""
-    blob = json.dumps({"cfg": dataclasses.asdict(cfg), "part": part, "decoder": DECODER_VERSION}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+THREADS = 2  # torch threads per Kaggle run (fixed: part of the key)
+EVALUATION = "calibrated, flip TTA on and off, external tcga-lgg"  # what a record holds beyond the hold-out protocol
 
 
 def slug(name: str) -> str:
@@ -95,19 +85,29 @@ def slug(name: str) -> str:
     return name.replace("+", "-").replace(" ", "-").replace("@", "-")
 
 
-def kaggle_part(name: str, cfg: engine.TrainConfig) -> dict:
-    """Train on Kaggle, score Testing (official, leak-free, with and without flip TTA) and TCGA-LGG."""
-    path = folder() / "kaggle" / config.get_profile().name / f"{slug(name)}-{key(cfg, 'kaggle')}.json"
-    cached = sweep.read_cached(path, key(cfg, "kaggle"), required=("val_acc", "official", "leak_free", "tcga"))
-    if cached is not None:
+def _kaggle_key(cfg: engine.TrainConfig, profile: str, threads: int = THREADS) -> tuple[str, evaluation.PreparedData]:
+    data = evaluation.prepare_data(evaluation.model_size(cfg), profile=config.get_profile(profile))
+    fingerprint, split = evaluation.holdout_identity(data)
+    cfg = dataclasses.replace(cfg, synthetic=data.synthetic)
+    return studies.run_key(cfg, studies.KAGGLE_HOLDOUT, fingerprint, split, profile, threads, EVALUATION), data
+
+
+def kaggle_part(name: str, cfg: engine.TrainConfig, train: bool = True, threads: int = THREADS) -> dict | None:
+    """Train on Kaggle, score Testing (official, leak-free, with and without flip TTA) and TCGA-LGG; cached in
+    the one result cache (``train=False``: the cached record or None)."""
+    profile = config.get_profile().name
+    key, _ = _kaggle_key(cfg, profile, threads)
+    cache = studies.ResultCache()
+    cached = cache.get(studies.KAGGLE_HOLDOUT, profile, key, required=("val_acc", "official", "leak_free", "tcga"))
+    if cached is not None or not train:
         return cached
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, sweep.torch_threads(threads):
         ckpt = Path(tmp) / "model.pt"
         result = evaluation.train_and_evaluate(cfg, ckpt, progress=False)
         no_tta = evaluation.evaluate_checkpoint(ckpt, tta=False)
         tcga = external.auroc_by_sequence(external.predict_external(ckpt).table)
     record = {
-        "key": key(cfg, "kaggle"),
+        "key": key,
         "variant": name,
         "config": dataclasses.asdict(cfg),
         "val_acc": result["best_val_acc"],
@@ -122,25 +122,25 @@ def kaggle_part(name: str, cfg: engine.TrainConfig) -> dict:
         "train_seconds": result["train_seconds"],
         "wall_seconds": result["wall_seconds"],
         "tcga": {seq: {k: float(v) for k, v in row.items()} for seq, row in tcga.iterrows()},
+        "threads": threads,
         "environment": result["environment"],
     }
-    atomic_write_text(path, json.dumps(record, indent=1))
+    cache.put(studies.KAGGLE_HOLDOUT, profile, f"robustness-{slug(name)}", record)
     return record
 
 
-def figshare_part(name: str, cfg: engine.TrainConfig) -> list[dict]:
-    """The variant's five patient-level folds on figshare-cheng (cached under ``results/robustness/crossval``)."""
-    return crossval.run_crossval("figshare-cheng", slug(name), cfg=cfg, cache_dir=folder() / "crossval")
+def figshare_part(name: str, cfg: engine.TrainConfig, train: bool = True) -> list[dict]:
+    """The variant's five patient-level folds on figshare-cheng, through cross-validation's cached runner (a run
+    the cross-validation study already has is not trained again)."""
+    return crossval.run_crossval("figshare-cheng", slug(name), cfg=cfg, train=train, progress=train)
 
 
 def row(name: str) -> dict:
     """The study's table row of one variant, from whatever of its parts is cached."""
     idea, change, cfg = VARIANTS[name]
     out = {"variant": name, "idea": idea, "change": change}
-    profile = config.get_profile().name
-    kag = sorted((folder() / "kaggle" / profile).glob(f"{slug(name)}-{key(cfg, 'kaggle')}.json"))
-    if kag:
-        r = json.loads(kag[0].read_text())
+    r = kaggle_part(name, cfg, train=False)
+    if r is not None:
         out.update(
             {
                 "Kaggle validation (%)": 100 * r["val_acc"],
@@ -154,19 +154,15 @@ def row(name: str) -> dict:
                 "Kaggle train (s)": r["train_seconds"],
             }
         )
-    folds = []
-    spec_cfg = dataclasses.replace(cfg, model_kwargs={**cfg.model_kwargs, "num_classes": 3})
-    for f in sorted((folder() / "crossval" / profile).glob(f"figshare-cheng-{slug(name)}-fold*.json")):
-        rec = json.loads(f.read_text())
-        if rec["config"] == json.loads(json.dumps(dataclasses.asdict(spec_cfg))):
-            folds.append(rec)
+    folds = figshare_part(name, cfg, train=False)
     if len(folds) == 5:
         acc = np.array([r["accuracy"] for r in sorted(folds, key=lambda r: r["fold"])])
+        summary = studies.mean_interval(acc)
         out.update(
             {
                 "figshare validation folds (%)": 100 * np.mean([r["val_acc"] for r in folds]),
-                "figshare mean (%)": 100 * acc.mean(),
-                "figshare std (%)": 100 * acc.std(ddof=1),
+                "figshare mean (%)": 100 * summary["mean"],
+                "figshare std (%)": 100 * summary["std"],
                 "figshare folds (%)": " / ".join(f"{100 * a:.1f}" for a in acc),
                 "figshare max fold train (s)": max(r["train_seconds"] for r in folds),
             }

@@ -68,7 +68,7 @@ def test_run_ablation_caches_and_forces(ablation_root, tmp_path, monkeypatch):
     assert list(runs["variant"]) == ["tiny base", "tiny base", "tiny adam", "tiny adam"]
     assert list(runs["seed"]) == [0, 1, 0, 1]
     assert runs["synthetic"].all()
-    assert len(list((tmp_path / "smoke").glob("*.json"))) == 4
+    assert len(list((tmp_path / "smoke" / "kaggle-holdout").glob("*.json"))) == 4
     n_test = len(runs.iloc[0]["labels"])
     assert all(len(p) == n_test for p in runs["predictions"])
     acc = [(np.array(r.predictions) == np.array(r.labels)).mean() for r in runs.itertuples()]
@@ -93,10 +93,11 @@ def test_run_ablation_caches_and_forces(ablation_root, tmp_path, monkeypatch):
     ablation.run_ablation(changed, seeds=2, root=synthetic_root, profile=smoke, cache_dir=tmp_path, progress=False)
     assert [c.lr for c in calls] == [3e-3, 3e-3]  # only the changed variant was retrained
 
-    assert len(list((tmp_path / "smoke").glob("*.json"))) == 6  # the old lr's results are kept, not overwritten
+    # the old learning rate's results are kept, not overwritten
+    assert len(list((tmp_path / "smoke" / "kaggle-holdout").glob("*.json"))) == 6
 
     calls.clear()
-    first = min((tmp_path / "smoke").glob("tiny-base-seed0-*.json"))
+    first = min((tmp_path / "smoke" / "kaggle-holdout").glob("tiny-base-seed0-*.json"))
     before = first.stat().st_mtime_ns
     ablation.run_ablation(
         _tiny_grid()[:1], seeds=1, root=synthetic_root, profile=smoke, cache_dir=tmp_path, force=True, progress=False
@@ -122,10 +123,16 @@ def test_cache_depends_on_profile_data_and_protocol(ablation_root, tmp_path, mon
     ablation.run_ablation(grid, root=other_data, profile=smoke, **kw)
     assert len(calls) == 2
 
-    monkeypatch.setattr(ablation, "ABLATION_VERSION", ablation.ABLATION_VERSION + 1)
+    from brainlib import studies
+
+    versions = {**studies.PROTOCOL_VERSIONS, studies.KAGGLE_HOLDOUT: studies.PROTOCOL_VERSIONS["kaggle-holdout"] + 1}
+    monkeypatch.setattr(studies, "PROTOCOL_VERSIONS", versions)
     ablation.run_ablation(grid, root=ablation_root, profile=smoke, **kw)
     assert len(calls) == 3
-    assert len(list((tmp_path / "smoke").glob("*.json"))) == 3
+    assert len(list((tmp_path / "smoke" / "kaggle-holdout").glob("*.json"))) == 3
+
+    ablation.run_ablation(grid, root=ablation_root, profile=smoke, **{**kw, "threads": 2})  # another thread count
+    assert len(calls) == 4
 
 
 def test_cached_rows_take_the_current_names(ablation_root, tmp_path):

@@ -427,7 +427,7 @@ def test_a_cached_fold_lacking_fields_is_recomputed(figshare, tmp_path, monkeypa
 
     monkeypatch.setattr(config, "RESULTS_DIR", tmp_path / "results")
     assert _crossval(figshare, "--folds", "1")[0] == 0
-    (cached,) = (tmp_path / "results" / "crossval" / "smoke").glob("*.json")
+    (cached,) = (tmp_path / "results" / "runs" / "smoke" / "patient-kfold-figshare-cheng").glob("*.json")
     record = json.loads(cached.read_text())
     cached.write_text(json.dumps({"key": record["key"], "fold": 1}))
     rc, out, err = _crossval(figshare, "--folds", "1")

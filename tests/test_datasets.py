@@ -217,7 +217,7 @@ def test_crossval_trains_caches_and_reuses(figshare_root, tmp_path, monkeypatch)
     for r in first:
         assert r["val_fold"] not in (r["fold"], *r["train_folds"])
         assert r["n"] == len(r["labels"]) == len(r["pointing"]["peak"]) == len(r["pointing"]["energy_fine"])
-    assert len(list((cache / "smoke").glob("figshare-cheng-robust-fold*.json"))) == 2
+    assert len(list((cache / "smoke" / "patient-kfold-figshare-cheng").glob("robust-fold*.json"))) == 2
 
     def no_training(*a, **k):
         raise AssertionError("a cached fold was retrained")
@@ -257,7 +257,7 @@ def test_crossval_trains_a_given_recipe(figshare_root, tmp_path):
     assert recs[0]["config"]["augment"] == "mri"
     assert recs[0]["config"]["model_kwargs"] == {"input_size": 64, "num_classes": 3}
     assert np.asarray(recs[0]["probabilities"]).shape[1] == 3
-    assert len(list((tmp_path / "smoke").glob("figshare-cheng-variant-fold2-*.json"))) == 1
+    assert len(list((tmp_path / "smoke" / "patient-kfold-figshare-cheng").glob("variant-fold2-*.json"))) == 1
 
 
 def test_crossval_seed_model_has_three_outputs(figshare_root, tmp_path):

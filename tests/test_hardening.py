@@ -277,8 +277,8 @@ def test_ablation_on_local_processes_matches_sequential(sweep_root, tmp_path):
         threads=1,
     )
     pd.testing.assert_frame_equal(_comparable(seq), _comparable(par))
-    assert sorted(p.name for p in (tmp_path / "a" / "smoke").iterdir()) == sorted(
-        p.name for p in (tmp_path / "b" / "smoke").iterdir()
+    assert sorted(p.name for p in (tmp_path / "a" / "smoke" / "kaggle-holdout").iterdir()) == sorted(
+        p.name for p in (tmp_path / "b" / "smoke" / "kaggle-holdout").iterdir()
     )
 
 
@@ -330,8 +330,8 @@ def test_ablation_and_crossval_on_a_dask_cluster(sweep_root, synthetic_figshare,
         )
     pd.testing.assert_frame_equal(_comparable(seq), _comparable(dask_runs))
     pd.testing.assert_frame_equal(_comparable(dask_runs), _comparable(again))
-    assert len(list((tmp_path / "dask" / "smoke").glob("*.json"))) == 4
-    assert not list((tmp_path / "dask" / "smoke").glob(".*tmp"))  # no temporary file left behind
+    assert len(list((tmp_path / "dask" / "smoke" / "kaggle-holdout").glob("*.json"))) == 4
+    assert not list((tmp_path / "dask" / "smoke" / "kaggle-holdout").glob(".*tmp"))  # no temporary file left behind
     for a, b in zip(cv_seq, cv_dask):
         assert (a["fold"], a["predictions"], a["accuracy"]) == (b["fold"], b["predictions"], b["accuracy"])
 
