@@ -7,7 +7,7 @@ STAMP := $(VENV)/.brainlib-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 SOLUTIONS := $(sort $(wildcard notebooks/solutions/[0-9][0-9]_*_solutions.ipynb))
 
-.PHONY: env data test unit nbtest lint format constraints workbook clean-cache colab browser-test
+.PHONY: env data test unit quick nbtest lint format constraints workbook clean-cache colab browser-test
 
 env: $(STAMP)
 
@@ -36,6 +36,10 @@ test: lint unit nbtest
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# The unit tests without the ones marked slow (subprocesses, worker pools, real-data checks): the edit-test loop.
+quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
 
 # Notebooks in the smoke profile (tiny subset, 1 epoch, same code path), outputs compared loosely.
 # Without the dataset they run on a small SYNTHETIC phantom set instead (offline smoke run).

@@ -102,15 +102,12 @@ def _device(args, announce: bool = True):
 def _output_problem(out: Path, flag: str) -> str | None:
     """Why ``out`` cannot be written as a checkpoint file, checked before any work: a folder, a path under a
     regular file, or a folder brainlib may not write into."""
+    from brainlib.files import unwritable
+
     if out.is_dir():
         return f"{flag} {out} is a folder; give a checkpoint file path"
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{flag} {out}: {parent} is a file, not a folder"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"{flag} {out}: cannot write into {parent}"
+    if unwritable(out):
+        return f"{flag} {out}: {unwritable(out)}"
     if out.exists() and (not out.stat().st_mode & 0o222 or not os.access(out, os.W_OK)):
         return f"{flag} {out} is read-only; give another path"
     return None

@@ -95,7 +95,8 @@ def checkpoint_dict(model: nn.Module, cfg: TrainConfig, **meta) -> dict:
 
 def environment() -> dict:
     """Versions and settings a run's numbers depend on (recorded in checkpoints and results): a retrain
-    reproduces bit for bit only with the same torch build, thread count and device (see the README)."""
+    reproduces bit for bit only with the same torch build, thread count, CPU instruction set and device (see
+    the README)."""
     import platform
 
     return {
@@ -105,6 +106,7 @@ def environment() -> dict:
         "brainlib": __version__,
         "threads": torch.get_num_threads(),
         "platform": platform.machine(),
+        "cpu_capability": str(torch.backends.cpu.get_cpu_capability()),  # the kernels' instruction set
         "cuda": None if torch.version.cuda is None else str(torch.version.cuda),
     }
 

@@ -224,6 +224,52 @@ def train_and_evaluate(
     return result
 
 
+def train_recipe(
+    name: str = recipes.DEFAULT,
+    root: str | os.PathLike | None = None,
+    force: bool | None = None,
+    progress: bool = True,
+    profile: config.Profile | None = None,
+    device: str | torch.device | None = None,
+) -> dict:
+    """A recipe trained and evaluated like ``brainlib train --recipe NAME``, as a cached run: when the checkpoint
+    the run writes (the recipe's shipped file in the full profile on real data, see
+    :func:`brainlib.recipes.output_path`) already holds this recipe trained on this data, its stored result is
+    returned instead of retraining (``from_checkpoint`` is then True). ``force`` (default: the environment variable
+    ``BRAINLIB_FORCE_RERUN``, which ``make workbook FORCE=1`` sets) retrains it."""
+    profile = profile or config.get_profile()
+    force = bool(os.environ.get("BRAINLIB_FORCE_RERUN")) if force is None else force
+    cfg = recipes.train_config(name)
+    run_cfg = dataclasses.replace(cfg, epochs=profile.epochs) if profile.epochs is not None else cfg
+    data = prepare_data(model_size(cfg), root, profile)
+    run_cfg = dataclasses.replace(run_cfg, synthetic=data.synthetic)
+    out = recipes.output_path(name, cfg, profile.name, data.synthetic)
+    if not force and out.is_file():
+        ckpt = engine.read_checkpoint(out)
+        same = (
+            ckpt.get("train_config") == json_plain(dataclasses.asdict(run_cfg))
+            and ckpt.get("data_fingerprint") == audit.combined_fingerprint(data.train, data.test)
+            and ckpt.get("profile") == profile.name
+            and "metrics" in ckpt
+        )
+        if same:
+            return {
+                **ckpt["metrics"],
+                "history": ckpt.get("history", []),
+                "from_checkpoint": True,
+                "checkpoint": str(out),
+            }
+    result = train_and_evaluate(cfg, out, root=root, progress=progress, profile=profile, device=device)
+    return {**result, "from_checkpoint": False, "checkpoint": str(out)}
+
+
+def json_plain(obj):
+    """``obj`` as it reads back from a checkpoint or JSON (tuples → lists)."""
+    import json
+
+    return json.loads(json.dumps(obj))
+
+
 @dataclass
 class Predictions:
     """A checkpoint's predictions on Testing: images (at the model's size), probabilities, leak-free mask."""

@@ -31,6 +31,7 @@ from PIL import Image
 
 from brainlib import config
 from brainlib.data import DataError, is_hidden, safe_extract, summarize, validate_layout, warn
+from brainlib.files import unwritable
 
 KAGGLE_DATASET = "masoudnickparvar/brain-tumor-mri-dataset"
 FIGSHARE_ARTICLE = 1512427
@@ -46,13 +47,9 @@ MIN_SLICE_GAP = 6
 def check_dest(dest: Path) -> None:
     """Refuse a destination that cannot be made, before anything is downloaded or converted: under a regular
     file, or inside a folder brainlib may not write."""
-    existing = dest.parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise DataError(f"--dest {dest}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataError(f"--dest {dest}: cannot write into {existing}")
+    problem = unwritable(dest)
+    if problem:
+        raise DataError(f"--dest {dest}: {problem}")
 
 
 @contextlib.contextmanager

@@ -27,6 +27,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], suffi
     return path
 
 
+def unwritable(path: str | os.PathLike) -> str | None:
+    """Why a file or folder cannot be created at ``path`` (its nearest existing ancestor is a regular file, or a
+    folder this process may not write), or None. Checked before any work, so nothing is trained for nothing."""
+    existing = Path(path).parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write into {existing}"
+    return None
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """:func:`atomic_write` of a text file."""
     return atomic_write(path, lambda tmp: tmp.write_text(text))

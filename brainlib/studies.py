@@ -15,14 +15,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from brainlib import config
-from brainlib.files import atomic_write_text
+from brainlib.files import atomic_write_text, unwritable
 from brainlib.recipes import TrainConfig
 
 KAGGLE_HOLDOUT = "kaggle-holdout"  # train on Kaggle Training's train part, epoch on its validation part, score Testing
@@ -119,13 +118,9 @@ class ResultCache:
         from brainlib.errors import DataError
 
         folder = self.folder(protocol, profile)
-        existing = folder
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        if not existing.is_dir():
-            raise DataError(f"cannot write results into {folder}: {existing} is a file, not a folder")
-        if not os.access(existing, os.W_OK | os.X_OK):
-            raise DataError(f"cannot write results into {folder}: {existing} is not writable")
+        problem = unwritable(folder / "record.json")
+        if problem:
+            raise DataError(f"cannot write results into {folder}: {problem}")
 
 
 def mean_interval(values, confidence: float = 0.95) -> dict:

@@ -43,19 +43,6 @@ def read_cached(path: Path, key: str, required: tuple[str, ...] = ()) -> dict | 
     return cached
 
 
-def check_writable(folder: Path) -> None:
-    """Refuse (bad input) a results folder that cannot be created or written, before any work is done."""
-    from brainlib.errors import DataError
-
-    existing = Path(folder)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise DataError(f"cannot write results into {folder}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataError(f"cannot write results into {folder}: {existing} is not writable")
-
-
 def where(workers: int, scheduler: str | None) -> str:
     """Where jobs run, in words."""
     if scheduler:

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
 from test_cli_contract import run_main  # cli.main with stdout and stderr captured
 
 from brainlib import config, crossval, datasets, engine, recipes, robustness, sweep
@@ -101,6 +100,7 @@ def test_smoke_robustness_table_never_replaces_the_committed_one(monkeypatch, sy
     assert robustness.table_path() == config.RESULTS_DIR / "synthetic" / "robustness.csv"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["benchmarks/benchmark.py", "benchmarks/robustness.py"])
 def test_benchmark_scripts_import_this_checkouts_brainlib(script, tmp_path):
     decoy = tmp_path / "brainlib"
@@ -139,6 +139,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_local_pool_within_seconds_and_starts_nothing_queued(tmp_path):
     script = tmp_path / "sweep_script.py"
     script.write_text(SWEEP_SCRIPT.format(tests=str(REPO / "tests"), folder=str(tmp_path)))
@@ -367,24 +368,10 @@ def test_bad_cvind_is_bad_input(tmp_path, cvind, message):
         fetchers._read_folds(tmp_path / "cvind.mat")
 
 
-def _kaggle_3m(root: Path, cases: int = 2, slices: int = 12) -> Path:
-    rng = np.random.default_rng(1)
-    for c in range(cases):
-        case = f"TCGA_XX_{c:04d}_20000101"
-        folder = root / "kaggle_3m" / case
-        folder.mkdir(parents=True)
-        for n in range(1, slices + 1):
-            rgb = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
-            Image.fromarray(rgb).save(folder / f"{case}_{n}.tif")
-            mask = np.zeros((32, 32), np.uint8)
-            if n in (3, 4):
-                mask[5 : 5 + n, 5:10] = 255
-            Image.fromarray(mask).save(folder / f"{case}_{n}_mask.tif")
-    return root
-
-
 def test_one_corrupt_tcga_slice_is_skipped_with_a_warning(tmp_path):
-    src = _kaggle_3m(tmp_path / "src")
+    from test_datasets import _write_kaggle_3m
+
+    src = _write_kaggle_3m(tmp_path / "src")
     victim = next(src.rglob("*_7.tif"))
     victim.write_bytes(b"II*\x00 truncated")
     rc, out, err = run_main(["fetch", "--dataset", "tcga-lgg", "--from", str(src), "--dest", str(tmp_path / "t")])

@@ -146,6 +146,7 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_sigterm_then_rerun_resumes_to_the_weights_of_an_uninterrupted_run(synthetic_root, tmp_path, monkeypatch):
     monkeypatch.setenv("BRAINLIB_PROFILE", "full")
     monkeypatch.setenv("BRAINLIB_DATA_DIR", str(synthetic_root))
@@ -261,6 +262,7 @@ def _comparable(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.drop(columns=timing).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_ablation_on_local_processes_matches_sequential(sweep_root, tmp_path):
     smoke = config.get_profile("smoke")
     seq = ablation.run_ablation(
@@ -282,6 +284,7 @@ def test_ablation_on_local_processes_matches_sequential(sweep_root, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_ablation_and_crossval_on_a_dask_cluster(sweep_root, synthetic_figshare, tmp_path):
     distributed = pytest.importorskip("distributed")
     smoke = config.get_profile("smoke")

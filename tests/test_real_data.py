@@ -51,6 +51,7 @@ def test_shipped_default_is_the_robust_recipe():
     assert fast["model_kwargs"] == {} and fast["augment"] is True
 
 
+@pytest.mark.slow
 @needs_data
 def test_committed_leak_free_file_matches_the_data():
     header, paths = audit.read_leak_free(REPO / "results" / "leak_free_testing.txt")
@@ -77,6 +78,7 @@ def test_predict_real_testing_image_with_shipped_checkpoint():
     assert row["label"] in config.CLASSES
 
 
+@pytest.mark.slow
 @needs_data
 def test_shipped_checkpoint_reproduces_its_recorded_metrics(monkeypatch):
     monkeypatch.setenv("BRAINLIB_PROFILE", "full")
