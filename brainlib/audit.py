@@ -3,122 +3,29 @@ near-duplicate groups for a group-aware validation split, and shortcut checks.""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import imagehash
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from brainlib import config
-from brainlib.data import ImageSet, load_image, load_split, warn
+from brainlib.data import ImageSet, load_image, load_split
 from brainlib.files import atomic_write_text, write_cache
-
-# Chosen from evidence (notebook 01 shows example pairs at every distance): for each Testing image and
-# its nearest Training image, distances 0-4 are the same scan (re-encoded, re-scaled, re-windowed);
-# at 6 and 8 nearly every pair is a neighbouring slice of the same patient (label agreement 92 % and
-# 88 %); at 10 unrelated scans become common (75 %), at 12 they dominate. The threshold is the largest
-# distance where the pairs are still overwhelmingly the same patient; some same-patient pairs remain
-# beyond it, so the leak-free subset is a lower bound on leakage removal, not a guarantee.
-DEFAULT_THRESHOLD = 8
-# The validation split holds at the same threshold: images within DEFAULT_THRESHOLD of each other are
-# linked transitively (connected components, single linkage) and a component never straddles the split.
-# At 8 the chains merge 1,832 of the 5,708 Training images into one component; components larger than
-# MAX_VALIDATION_GROUP of the validation target stay on the training side (they cannot move as a whole
-# without unbalancing validation), so no validation image has a training-part image within the threshold.
-GROUP_THRESHOLD = DEFAULT_THRESHOLD
-VAL_FRACTION = 0.15  # validation share of Training (1/7 after rounding to whole folds)
-SPLIT_SEED = 0  # one validation split shared by every experiment
-MAX_VALIDATION_GROUP = 0.05  # components above this share of the validation target (and 10 images) stay in training
-HASH_SIZE = 8  # 64-bit pHash
-
-
-# ----------------------------------------------------------------------------- hashing
-def pixel_hash(image: np.ndarray) -> str:
-    """Hash of decoded pixel content (independent of the file's encoding)."""
-    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
-
-
-def _phash_chunk(images: np.ndarray) -> np.ndarray:
-    out = np.empty(len(images), dtype=np.uint64)
-    for i, img in enumerate(images):
-        bits = imagehash.phash(Image.fromarray(img), hash_size=HASH_SIZE).hash.flatten()
-        out[i] = np.packbits(bits).view(">u8")[0]
-    return out
-
-
-def perceptual_hashes(images, workers: int = 2) -> np.ndarray:
-    """64-bit pHash of every image (uint8 N×H×W), as uint64, computed on ``workers`` processes."""
-    images = np.asarray(images)
-    if workers <= 1 or len(images) < 256:
-        return _phash_chunk(images)
-    chunks = np.array_split(images, workers * 4)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return np.concatenate(list(pool.map(_phash_chunk, chunks)))
-
-
-def imageset_hashes(images: ImageSet, workers: int = 2) -> np.ndarray:
-    """pHashes of a 224-pixel ImageSet, cached next to the decoded images.
-
-    The cache is keyed on the decoded pixels themselves (not on names and sizes), so an image replaced in
-    place by another of the same size gets a new hash; an unreadable cache file is rebuilt with a warning.
-    """
-    if images.images.shape[-1] != 224:
-        raise ValueError("perceptual hashes are computed on the 224-pixel decoded images")
-    h = hashlib.sha1("\n".join(images.paths).encode())
-    h.update(np.ascontiguousarray(images.images.numpy()).tobytes())
-    cache = config.cache_dir() / f"phash_{h.hexdigest()[:16]}.npy"
-    if cache.exists():
-        try:
-            hashes = np.load(cache)
-            if hashes.shape == (len(images),):
-                return hashes
-        except (OSError, ValueError, EOFError):
-            pass
-        warn(f"hash cache {cache} is unreadable; rebuilding it")
-    hashes = perceptual_hashes(images.images.numpy(), workers)
-    write_cache(cache, lambda tmp: np.save(tmp, hashes), ".npy")
-    return hashes
-
-
-def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise Hamming distances between two uint64 hash vectors (len(a) × len(b), uint8)."""
-    return np.bitwise_count(a[:, None] ^ b[None, :]).astype(np.uint8)
-
-
-def nearest(query: np.ndarray, reference: np.ndarray, exclude_self: bool = False, chunk: int = 2048):
-    """For each query hash: index of and distance to the nearest reference hash."""
-    idx = np.empty(len(query), dtype=np.int64)
-    dist = np.empty(len(query), dtype=np.int64)
-    for s in range(0, len(query), chunk):
-        d = hamming(query[s : s + chunk], reference).astype(np.int64)
-        if exclude_self:
-            rows = np.arange(s, min(s + chunk, len(query)))
-            d[rows - s, rows] = 99
-        idx[s : s + chunk] = d.argmin(1)
-        dist[s : s + chunk] = d.min(1)
-    return idx, dist
-
-
-def near_duplicate_groups(hashes: np.ndarray, threshold: int = DEFAULT_THRESHOLD, chunk: int = 2048) -> np.ndarray:
-    """Connected components of the graph 'Hamming distance ≤ threshold': one group id per image."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    rows, cols = [], []
-    for s in range(0, len(hashes), chunk):
-        r, c = np.nonzero(hamming(hashes[s : s + chunk], hashes) <= threshold)
-        rows.append(r + s)
-        cols.append(c)
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(len(hashes),) * 2)
-    return connected_components(graph, directed=False)[1]
+from brainlib.hashes import (  # noqa: F401 (the audit's hashing primitives, used by the notebooks as audit.*)
+    DEFAULT_THRESHOLD,
+    hamming,
+    imageset_hashes,
+    near_duplicate_groups,
+    nearest,
+    perceptual_hashes,
+    pixel_hash,
+)
+from brainlib.splits import GROUP_THRESHOLD, ValidationSplit, validation_split
 
 
 # ----------------------------------------------------------------------------- the audit
@@ -336,61 +243,6 @@ def leak_free_mask(test: ImageSet, train: ImageSet | None = None, threshold: int
     write_cache(cached, lambda tmp: tmp.write_text(text))
     keep = set(report.leak_free_paths())
     return np.array([p in keep for p in test.paths], dtype=bool)
-
-
-def training_groups(train: ImageSet, threshold: int = GROUP_THRESHOLD) -> np.ndarray:
-    """Near-duplicate group id per Training image, for a group-aware validation split."""
-    return near_duplicate_groups(imageset_hashes(train), threshold)
-
-
-@dataclass
-class ValidationSplit:
-    """The train/validation split of Training and what it cost."""
-
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-    groups: np.ndarray  # component id per Training image at ``threshold``
-    kept_in_training: np.ndarray  # Training images in components too large to move (always in training)
-    threshold: int
-    val_with_train_neighbour: int  # validation images with a training-part image within ``threshold``: 0
-
-
-def validation_split(
-    train: ImageSet,
-    threshold: int = GROUP_THRESHOLD,
-    val_fraction: float = VAL_FRACTION,
-    seed: int = SPLIT_SEED,
-    hashes: np.ndarray | None = None,
-) -> ValidationSplit:
-    """Stratified train/validation split of Training in which no validation image has a training-part
-    image within pHash distance ``threshold``: components at the threshold stay whole, and components
-    larger than :data:`MAX_VALIDATION_GROUP` of the validation target stay on the training side."""
-    from brainlib.data import train_val_split
-
-    hashes = imageset_hashes(train) if hashes is None else hashes
-    labels = train.labels.numpy()
-    groups = near_duplicate_groups(hashes, threshold) if len(hashes) else np.zeros(0, int)
-    sizes = np.bincount(groups) if len(groups) else np.zeros(0, int)
-    target = val_fraction * len(labels)
-    kept = sizes[groups] > max(10.0, MAX_VALIDATION_GROUP * target) if len(groups) else np.zeros(0, bool)
-    movable = np.flatnonzero(~kept)
-    if len(np.unique(groups[movable])) < 2:
-        raise ValueError(
-            f"cannot form a validation split: {len(movable)} of {len(labels)} Training images lie "
-            f"outside near-duplicate components too large to move"
-        )
-    folds = max(2, int(np.ceil(len(movable) / max(target, 1.0))))  # validation ≈ target, never above it
-    folds = max(2, min(folds, len(np.unique(groups[movable]))))
-    try:
-        tr, va = train_val_split(labels[movable], groups[movable], 1 / folds, seed)
-    except ValueError:  # tiny sets: too few members of a class to stratify; split groups unstratified
-        tr, va = train_val_split(np.zeros(len(movable), int), groups[movable], 1 / folds, seed)
-    train_idx, val_idx = np.sort(np.concatenate([movable[tr], np.flatnonzero(kept)])), movable[va]
-    neighbours = 0
-    if len(val_idx) and len(train_idx):
-        _, dist = nearest(hashes[val_idx], hashes[train_idx])
-        neighbours = int((dist <= threshold).sum())
-    return ValidationSplit(train_idx, np.sort(val_idx), groups, np.flatnonzero(kept), threshold, neighbours)
 
 
 # ----------------------------------------------------------------------------- shortcuts

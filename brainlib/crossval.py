@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainlib import config, datasets, engine, recipes, studies, sweep
+from brainlib import config, datasets, engine, explain, recipes, studies, sweep
 from brainlib.metrics import classification_metrics
 from brainlib.models import input_size
 
 THREADS = 2  # torch threads per fold: fixed, so that a rerun reproduces every cached fold bit for bit
-PRIOR_SIGMA = 0.25  # centred Gaussian prior: standard deviation as a fraction of the image size
+
+
 CAM_EXAMPLES = 3  # hits and misses kept per fold for figures
 CAM_EXAMPLE_SIZE = 32
 POINTING_TOLERANCE = 15 / 224  # the pointing game's usual 15-pixel tolerance (Zhang et al. 2016), at 224 px
@@ -82,65 +83,6 @@ def _run_key(
 
 
 # ----------------------------------------------------------------------------- pointing game
-def box_masks(table: pd.DataFrame, size: int) -> np.ndarray:
-    """Boolean N×size×size masks of the tumor boxes (fractions of the image size) in ``table``."""
-    masks = np.zeros((len(table), size, size), dtype=bool)
-    for i, (xc, yc, w, h) in enumerate(table[["x_center", "y_center", "width", "height"]].to_numpy(float)):
-        x0, x1 = int(np.floor((xc - w / 2) * size)), int(np.ceil((xc + w / 2) * size))
-        y0, y1 = int(np.floor((yc - h / 2) * size)), int(np.ceil((yc + h / 2) * size))
-        masks[i, max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
-    return masks
-
-
-def pointing(heatmaps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per image: whether the heat map's maximum lies inside the mask (pointing game), and the share of
-    the heat map's total energy inside the mask."""
-    n = len(heatmaps)
-    flat = heatmaps.reshape(n, -1)
-    peak = flat.argmax(1)
-    hit = masks.reshape(n, -1)[np.arange(n), peak]
-    total = flat.sum(1)
-    inside = (flat * masks.reshape(n, -1)).sum(1)
-    energy = np.divide(inside, total, out=np.zeros(n), where=total > 0)
-    return hit, energy
-
-
-def peaks(heatmaps: np.ndarray) -> np.ndarray:
-    """Position (y, x) of each heat map's maximum, as fractions of the image size (pixel centres)."""
-    n, h, w = heatmaps.shape
-    r, c = np.unravel_index(heatmaps.reshape(n, -1).argmax(1), (h, w))
-    return np.stack([(r + 0.5) / h, (c + 0.5) / w], 1)
-
-
-def distance_to_box(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Distance (fractions of the image size) from points (y, x) to boxes (x_center, y_center, width, height);
-    0 inside the box."""
-    points, boxes = np.atleast_2d(points), np.atleast_2d(boxes)
-    y, x = points[:, 0], points[:, 1]
-    dx = np.maximum(np.abs(x - boxes[:, 0]) - boxes[:, 2] / 2, 0)
-    dy = np.maximum(np.abs(y - boxes[:, 1]) - boxes[:, 3] / 2, 0)
-    return np.hypot(dx, dy)
-
-
-def centred_prior(size: int, sigma: float = PRIOR_SIGMA) -> np.ndarray:
-    """A model-free heat map: an isotropic Gaussian at the image centre."""
-    ax = (np.arange(size) + 0.5) / size - 0.5
-    g = np.exp(-(ax[None, :] ** 2 + ax[:, None] ** 2) / (2 * sigma**2))
-    return g / g.max()
-
-
-def gradcam_maps(
-    model: torch.nn.Module, images_uint8: torch.Tensor, classes, batch: int = 64, stage: int = -1
-) -> np.ndarray:
-    """Grad-CAM maps (N×H×W, at the input size) of ``classes`` in batches (``stage``: see
-    :func:`brainlib.explain.target_layer`)."""
-    from brainlib.explain import gradcam
-
-    out = [
-        gradcam(model, images_uint8[i : i + batch], classes[i : i + batch], stage=stage)
-        for i in range(0, len(classes), batch)
-    ]
-    return np.concatenate(out) if out else np.zeros((0, *images_uint8.shape[1:]), np.float32)
 
 
 def _downsample(cam: np.ndarray, size: int = CAM_EXAMPLE_SIZE) -> list[list[int]]:
@@ -208,16 +150,16 @@ def _pointing_record(model, train: datasets.LabeledImages, test: datasets.Labele
     a few hits and misses (downsampled CAMs) for figures."""
     size = test.images.images.shape[-1]
     box_cols = ["x_center", "y_center", "width", "height"]
-    masks = box_masks(test.table, size)
+    masks = explain.box_masks(test.table, size)
     out = {"boxes": np.round(test.table[box_cols].to_numpy(float), 6).tolist()}
     for stage, suffix in ((-1, ""), (-2, "_fine")):
-        cams = gradcam_maps(model, test.images.images, pred, stage=stage)
-        _, energy = pointing(cams, masks)
-        out[f"cam_size{suffix}"] = _cam_grid(model, stage, size)
-        out[f"peak{suffix}"] = np.round(peaks(cams), 5).tolist()
+        cams = explain.gradcam_maps(model, test.images.images, pred, stage=stage)
+        _, energy = explain.pointing(cams, masks)
+        out[f"cam_size{suffix}"] = explain.cam_grid(model, stage, size)
+        out[f"peak{suffix}"] = np.round(explain.peaks(cams), 5).tolist()
         out[f"energy{suffix}"] = np.round(energy, 4).tolist()
         if stage == -1:
-            hit = distance_to_box(peaks(cams), test.table[box_cols].to_numpy(float)) == 0
+            hit = explain.distance_to_box(explain.peaks(cams), test.table[box_cols].to_numpy(float)) == 0
             correct = pred == y
             examples = []
             for want_hit in (True, False):
@@ -233,27 +175,13 @@ def _pointing_record(model, train: datasets.LabeledImages, test: datasets.Labele
                     for i in idx
                 ]
             out["examples"] = examples
-    centre = centred_prior(size)
-    train_boxes = box_masks(train.table, size).mean(0)  # where tumors lie in the training folds
+    centre = explain.centred_prior(size)
+    train_boxes = explain.box_masks(train.table, size).mean(0)  # where tumors lie in the training folds
     for name, prior in (("centre_prior", centre), ("box_prior", train_boxes)):
-        _, energy = pointing(np.broadcast_to(prior, masks.shape), masks)
-        out[f"{name}_peak"] = np.round(peaks(prior[None]), 5)[0].tolist()
+        _, energy = explain.pointing(np.broadcast_to(prior, masks.shape), masks)
+        out[f"{name}_peak"] = np.round(explain.peaks(prior[None]), 5)[0].tolist()
         out[f"{name}_energy"] = np.round(energy, 4).tolist()
     return out
-
-
-def _cam_grid(model, stage: int, size: int) -> int:
-    """Side of the feature map Grad-CAM uses at ``stage`` for a ``size``-pixel input."""
-    from brainlib.explain import target_layer
-
-    shapes = []
-    hook = target_layer(model, stage).register_forward_hook(lambda m, i, o: shapes.append(o.shape[-1]))
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, model.in_channels, size, size, device=next(model.parameters()).device))
-    finally:
-        hook.remove()
-    return int(shapes[0])
 
 
 # ----------------------------------------------------------------------------- all folds
@@ -480,7 +408,7 @@ def pointing_summary(records: list[dict], tolerance: float = POINTING_TOLERANCE)
                 for r in records
             ]
         )
-        dist = distance_to_box(pts, boxes)[correct] if len(pts) else np.zeros(0)
+        dist = explain.distance_to_box(pts, boxes)[correct] if len(pts) else np.zeros(0)
         energy = np.concatenate([r["pointing"][energy_key] for r in records])[correct]
         out[label] = {
             "hit_rate": float((dist == 0).mean()) if len(dist) else float("nan"),
@@ -490,7 +418,7 @@ def pointing_summary(records: list[dict], tolerance: float = POINTING_TOLERANCE)
     out["per_fold_hit_rate"] = {}
     for r in records:
         ok = np.asarray(r["predictions"]) == np.asarray(r["labels"])
-        d = distance_to_box(
+        d = explain.distance_to_box(
             np.asarray(r["pointing"]["peak"], float).reshape(-1, 2),
             np.asarray(r["pointing"]["boxes"], float).reshape(-1, 4),
         )

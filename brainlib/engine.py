@@ -18,11 +18,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from brainlib import __version__, config, recipes
-from brainlib.data import NORM_MEAN, NORM_STD, ImageSet, TensorImageDataset, make_loader, to_model_input
+from brainlib.data import NORM_MEAN, NORM_STD, ImageSet
 from brainlib.errors import CheckpointError
 from brainlib.files import atomic_write
+from brainlib.loaders import TensorImageDataset, make_loader
 from brainlib.models import build_model
 from brainlib.recipes import TrainConfig
+from brainlib.transforms import to_model_input
 
 if TYPE_CHECKING:  # pandas is imported where a history is built: `brainlib predict` does not need it
     import pandas as pd

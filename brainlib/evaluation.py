@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainlib import audit, config, engine, recipes
+from brainlib import audit, config, engine, recipes, splits
 from brainlib.data import ImageSet, is_synthetic, load_split
 from brainlib.metrics import bootstrap_ci, classification_metrics
 
-VAL_FRACTION = audit.VAL_FRACTION
-SPLIT_SEED = audit.SPLIT_SEED  # one validation split shared by every experiment
+VAL_FRACTION = splits.VAL_FRACTION
+SPLIT_SEED = splits.SPLIT_SEED  # one validation split shared by every experiment
 
 
 @dataclass
@@ -42,7 +42,7 @@ def prepare_data(
 ) -> PreparedData:
     """Load Training/Testing at ``size``; split Training into train/validation so that no validation image
     has a near duplicate (pHash distance ≤ the audit threshold) in the training part (see
-    :func:`brainlib.audit.validation_split`); Testing is only for reporting."""
+    :func:`brainlib.splits.validation_split`); Testing is only for reporting."""
     profile = profile or config.get_profile()
     n = profile.max_images_per_class
     train224 = load_split("Training", 224, root, n)
@@ -51,7 +51,7 @@ def prepare_data(
     test = test224 if size == 224 else load_split("Testing", size, root, n)
     if train_all.paths != train224.paths or test.paths != test224.paths:
         raise RuntimeError("cached splits at different sizes disagree; delete the cache folder and rerun")
-    split = audit.validation_split(train224, val_fraction=VAL_FRACTION, seed=SPLIT_SEED)
+    split = splits.validation_split(train224, val_fraction=VAL_FRACTION, seed=SPLIT_SEED)
     tr_idx, val_idx = split.train_idx, split.val_idx
     mask = audit.leak_free_mask(test224, train224, threshold)
     return PreparedData(

@@ -1,5 +1,6 @@
-"""Grad-CAM explanations (pytorch-grad-cam) and other looks inside brainlib models: the numbers that
-:mod:`brainlib.viz` draws. Everything here relies only on the model contract
+"""Grad-CAM explanations (pytorch-grad-cam), their localisation geometry (tumor boxes, the pointing game, model-free
+priors) and other looks inside brainlib models: the numbers that :mod:`brainlib.viz` draws. Everything here relies
+only on the model contract
 (:class:`brainlib.models.ClassifierModel`) and runs on the model's device."""
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
-from brainlib.data import to_model_input
 from brainlib.models import ClassifierModel
+from brainlib.transforms import to_model_input
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,7 +91,7 @@ def training_statistics(cfg, train_set, steps: int = 60) -> pd.DataFrame:
     import pandas as pd
 
     from brainlib import config, engine
-    from brainlib.data import TensorImageDataset, make_loader
+    from brainlib.loaders import TensorImageDataset, make_loader
     from brainlib.models import build_model
 
     config.seed_everything(cfg.seed)
@@ -133,3 +134,78 @@ def training_statistics(cfg, train_set, steps: int = 60) -> pd.DataFrame:
         for h in hooks:
             h.remove()
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- localisation geometry
+PRIOR_SIGMA = 0.25  # centred Gaussian prior: standard deviation as a fraction of the image size
+
+
+def box_masks(table: pd.DataFrame, size: int) -> np.ndarray:
+    """Boolean N×size×size masks of the tumor boxes (fractions of the image size) in ``table``."""
+    masks = np.zeros((len(table), size, size), dtype=bool)
+    for i, (xc, yc, w, h) in enumerate(table[["x_center", "y_center", "width", "height"]].to_numpy(float)):
+        x0, x1 = int(np.floor((xc - w / 2) * size)), int(np.ceil((xc + w / 2) * size))
+        y0, y1 = int(np.floor((yc - h / 2) * size)), int(np.ceil((yc + h / 2) * size))
+        masks[i, max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
+    return masks
+
+
+def pointing(heatmaps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: whether the heat map's maximum lies inside the mask (pointing game), and the share of
+    the heat map's total energy inside the mask."""
+    n = len(heatmaps)
+    flat = heatmaps.reshape(n, -1)
+    peak = flat.argmax(1)
+    hit = masks.reshape(n, -1)[np.arange(n), peak]
+    total = flat.sum(1)
+    inside = (flat * masks.reshape(n, -1)).sum(1)
+    energy = np.divide(inside, total, out=np.zeros(n), where=total > 0)
+    return hit, energy
+
+
+def peaks(heatmaps: np.ndarray) -> np.ndarray:
+    """Position (y, x) of each heat map's maximum, as fractions of the image size (pixel centres)."""
+    n, h, w = heatmaps.shape
+    r, c = np.unravel_index(heatmaps.reshape(n, -1).argmax(1), (h, w))
+    return np.stack([(r + 0.5) / h, (c + 0.5) / w], 1)
+
+
+def distance_to_box(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Distance (fractions of the image size) from points (y, x) to boxes (x_center, y_center, width, height);
+    0 inside the box."""
+    points, boxes = np.atleast_2d(points), np.atleast_2d(boxes)
+    y, x = points[:, 0], points[:, 1]
+    dx = np.maximum(np.abs(x - boxes[:, 0]) - boxes[:, 2] / 2, 0)
+    dy = np.maximum(np.abs(y - boxes[:, 1]) - boxes[:, 3] / 2, 0)
+    return np.hypot(dx, dy)
+
+
+def centred_prior(size: int, sigma: float = PRIOR_SIGMA) -> np.ndarray:
+    """A model-free heat map: an isotropic Gaussian at the image centre."""
+    ax = (np.arange(size) + 0.5) / size - 0.5
+    g = np.exp(-(ax[None, :] ** 2 + ax[:, None] ** 2) / (2 * sigma**2))
+    return g / g.max()
+
+
+def gradcam_maps(
+    model: torch.nn.Module, images_uint8: torch.Tensor, classes, batch: int = 64, stage: int = -1
+) -> np.ndarray:
+    """Grad-CAM maps (N×H×W, at the input size) of ``classes`` in batches (``stage``: see
+    :func:`brainlib.explain.target_layer`)."""
+    out = [
+        gradcam(model, images_uint8[i : i + batch], classes[i : i + batch], stage=stage)
+        for i in range(0, len(classes), batch)
+    ]
+    return np.concatenate(out) if out else np.zeros((0, *images_uint8.shape[1:]), np.float32)
+
+
+def cam_grid(model, stage: int, size: int) -> int:
+    """Side of the feature map Grad-CAM uses at ``stage`` for a ``size``-pixel input."""
+    shapes = []
+    hook = target_layer(model, stage).register_forward_hook(lambda m, i, o: shapes.append(o.shape[-1]))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, model.in_channels, size, size, device=next(model.parameters()).device))
+    finally:
+        hook.remove()
+    return int(shapes[0])

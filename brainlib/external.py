@@ -136,7 +136,7 @@ def mask_pointing(preds: ExternalPredictions, target: str | None = None) -> pd.D
     """Grad-CAM on every genuine tumor slice against its tumor mask, per sequence: the pointing-game hit
     rate, the CAM energy inside the mask, and the same for a centred prior (no model). The CAM is of
     ``target``, or (None) of the tumor class the model finds most probable for that slice."""
-    from brainlib.crossval import centred_prior, gradcam_maps, pointing
+    from brainlib.explain import centred_prior, gradcam_maps, pointing
 
     t = preds.table
     rows = []

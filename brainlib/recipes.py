@@ -31,7 +31,7 @@ class TrainConfig:
     batch_size: int = 64
     scheduler: str = "onecycle"  # none | onecycle | cosine
     label_smoothing: float = 0.1
-    augment: bool | str = True  # True/"basic", "mri" or "remap" (see brainlib.data.to_model_input)
+    augment: bool | str = True  # True/"basic", "mri" or "remap" (see brainlib.transforms.to_model_input)
     early_stopping: int | None = None  # patience in epochs; None = off
     seed: int = 0
     tta: bool = False  # average predictions with the horizontally flipped image at test time

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from brainlib import audit, config
+from brainlib import audit, config, splits
 from brainlib.audit import DEFAULT_THRESHOLD, hamming, near_duplicate_groups, run_audit
-from brainlib.data import ImageSet, load_split, train_val_split
+from brainlib.data import ImageSet, load_split
+from brainlib.splits import train_val_split
 from brainlib.synthetic import _smooth_noise
 
 SIZE = 224
@@ -233,7 +234,7 @@ def test_training_groups_from_audit(report):
 
 
 def test_training_groups_function_matches_report(report):
-    groups = audit.training_groups(report.train)
+    groups = splits.training_groups(report.train)
     same = groups[:, None] == groups[None, :]
     assert np.array_equal(same, report.train_groups[:, None] == report.train_groups[None, :])
     small = ImageSet(
@@ -244,7 +245,7 @@ def test_training_groups_function_matches_report(report):
         report.train.fingerprint,
     )
     with pytest.raises(ValueError, match="224"):
-        audit.training_groups(small)
+        splits.training_groups(small)
 
 
 def test_split_with_audit_groups_keeps_groups_together(report):

@@ -17,8 +17,9 @@ import pytest
 from PIL import Image
 
 from brainlib import config, data, fetchers
-from brainlib.data import DataError, load_image, load_split, scan_split, train_val_split, validate_layout
+from brainlib.data import DataError, load_image, load_split, scan_split, validate_layout
 from brainlib.fetchers import fetch_kaggle as fetch
+from brainlib.splits import train_val_split
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from brainlib import cli, config, crossval, datasets, engine, external, fetchers, recipes
+from brainlib import cli, config, crossval, datasets, engine, explain, external, fetchers, recipes
 from brainlib.data import DataError, safe_extract
 from brainlib.synthetic import write_synthetic_figshare, write_synthetic_tcga
 
@@ -138,7 +138,7 @@ def test_pointing_hits_and_energy():
     maps[1, 2, 3] = 0.5
     masks = np.zeros((2, 10, 10), bool)
     masks[:, 1:4, 1:4] = True
-    hit, energy = crossval.pointing(maps, masks)
+    hit, energy = explain.pointing(maps, masks)
     assert hit.tolist() == [True, False]
     assert energy == pytest.approx([1.0, 0.5 / 1.5])
 
@@ -146,10 +146,10 @@ def test_pointing_hits_and_energy():
 def test_peaks_and_distance_to_box():
     maps = np.zeros((1, 4, 8))
     maps[0, 1, 6] = 1
-    assert crossval.peaks(maps).tolist() == [[1.5 / 4, 6.5 / 8]]
+    assert explain.peaks(maps).tolist() == [[1.5 / 4, 6.5 / 8]]
     boxes = np.array([[0.5, 0.5, 0.2, 0.2]] * 3)  # x 0.4-0.6, y 0.4-0.6
     points = np.array([[0.5, 0.5], [0.5, 0.7], [0.9, 0.9]])  # inside, 0.1 right, (0.3, 0.3) diagonal
-    assert crossval.distance_to_box(points, boxes) == pytest.approx([0, 0.1, np.hypot(0.3, 0.3)])
+    assert explain.distance_to_box(points, boxes) == pytest.approx([0, 0.1, np.hypot(0.3, 0.3)])
 
 
 def test_gradcam_stages_of_both_models():
@@ -157,16 +157,16 @@ def test_gradcam_stages_of_both_models():
     from brainlib.models import build_model
 
     fast, seed = build_model("fastnet"), build_model("seed")
-    assert crossval._cam_grid(fast, -1, 160) == 5 and crossval._cam_grid(fast, -2, 160) == 10
-    assert crossval._cam_grid(seed, -1, 224) == 112 and crossval._cam_grid(seed, -2, 224) == 224
+    assert explain.cam_grid(fast, -1, 160) == 5 and explain.cam_grid(fast, -2, 160) == 10
+    assert explain.cam_grid(seed, -1, 224) == 112 and explain.cam_grid(seed, -2, 224) == 224
     assert explain.target_layer(seed, -2) is not explain.target_layer(seed, -1)
 
 
 def test_box_masks_and_centred_prior():
     table = pd.DataFrame({"x_center": [0.5], "y_center": [0.25], "width": [0.5], "height": [0.5]})
-    m = crossval.box_masks(table, 8)[0]
+    m = explain.box_masks(table, 8)[0]
     assert m.sum() == 16 and m[0:4, 2:6].all()
-    prior = crossval.centred_prior(9)
+    prior = explain.centred_prior(9)
     assert np.unravel_index(prior.argmax(), prior.shape) == (4, 4)
 
 

@@ -1,4 +1,4 @@
-"""brainlib.engine (training, determinism, checkpoints, resume), data.augment_batch and brainlib.metrics,
+"""brainlib.engine (training, determinism, checkpoints, resume), transforms.augment_batch and brainlib.metrics,
 on the tiny SYNTHETIC phantom fixture (64-pixel images, small models, CPU)."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from brainlib import __version__, config, engine, recipes
-from brainlib.data import augment_batch, load_split
+from brainlib.data import load_split
 from brainlib.engine import CheckpointError, TrainConfig
 from brainlib.metrics import bootstrap_ci, classification_metrics
+from brainlib.transforms import augment_batch
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 

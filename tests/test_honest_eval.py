@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from brainlib import audit, data, metrics
+from brainlib import audit, data, metrics, splits, transforms
 from brainlib.data import ImageSet
 
 
@@ -38,7 +38,7 @@ def _imageset(labels) -> ImageSet:
 def test_validation_split_has_no_train_neighbour_and_keeps_the_giant_chain_in_training():
     hashes = _hashes_with_chain(60, 200)
     labels = np.arange(len(hashes)) % 4
-    split = audit.validation_split(_imageset(labels), threshold=8, hashes=hashes)
+    split = splits.validation_split(_imageset(labels), threshold=8, hashes=hashes)
     assert split.val_with_train_neighbour == 0
     assert set(range(60)) <= set(split.kept_in_training.tolist()) <= set(split.train_idx.tolist())
     assert not set(split.val_idx) & set(split.train_idx)
@@ -57,7 +57,7 @@ def test_validation_split_at_a_lower_threshold_would_leak():
     groups6 = audit.near_duplicate_groups(hashes, 6)
     groups8 = audit.near_duplicate_groups(hashes, 8)
     assert len(np.unique(groups6)) == 200 and len(np.unique(groups8)) == 100
-    split = audit.validation_split(_imageset(np.arange(200) % 2), threshold=8, hashes=hashes)
+    split = splits.validation_split(_imageset(np.arange(200) % 2), threshold=8, hashes=hashes)
     assert split.val_with_train_neighbour == 0
 
 
@@ -117,7 +117,7 @@ def test_match_histograms_equalises_brightness():
     bright = dark.copy()
     bright[:, 8:24, 8:24] += 150
     reference = np.bincount(rng.integers(90, 140, 5000), minlength=256)
-    out = data.match_histograms(torch.from_numpy(np.concatenate([dark, bright])), reference).numpy()
+    out = transforms.match_histograms(torch.from_numpy(np.concatenate([dark, bright])), reference).numpy()
     head = out[:, 8:24, 8:24]
     assert abs(head[:2].mean() - head[2:].mean()) < 2 and 90 <= head.mean() <= 140
     assert (out[:, :8] == 0).all()  # background untouched
@@ -140,7 +140,7 @@ def test_standardize_intensity_equalises_mean_and_std():
     imgs = np.zeros((2, 32, 32), np.uint8)
     imgs[0, 8:24, 8:24] = rng.integers(20, 60, (16, 16))
     imgs[1, 8:24, 8:24] = rng.integers(120, 250, (16, 16))
-    out = data.standardize_intensity(torch.from_numpy(imgs), mean=100, std=20).numpy().astype(float)
+    out = transforms.standardize_intensity(torch.from_numpy(imgs), mean=100, std=20).numpy().astype(float)
     for img in out:
         v = img[8:24, 8:24]
         assert abs(v.mean() - 100) < 1.5 and abs(v.std() - 20) < 1.5

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from brainlib import engine
-from brainlib.data import intensity_augment, to_model_input
 from brainlib.models import BrainNorm, build_model, count_parameters
+from brainlib.transforms import intensity_augment, to_model_input
 
 
 def head_image(n: int = 4, size: int = 32) -> torch.Tensor:
@@ -117,7 +117,7 @@ def test_brain_norm_edge_cases_stay_finite():
 
 
 def test_contrast_remap_changes_gray_levels_inside_the_head_only():
-    from brainlib.data import contrast_remap
+    from brainlib.transforms import contrast_remap
 
     x = head_image(n=8)
     g = torch.Generator().manual_seed(0)
@@ -136,7 +136,7 @@ def test_contrast_remap_changes_gray_levels_inside_the_head_only():
 
 
 def test_contrast_remap_makes_non_monotone_curves():
-    from brainlib.data import contrast_remap
+    from brainlib.transforms import contrast_remap
 
     ramp = torch.linspace(0.05, 1, 64).view(1, 1, 1, 64).expand(64, 1, 1, 64).clone()
     y = contrast_remap(ramp, p=1.0, generator=torch.Generator().manual_seed(1))
@@ -210,7 +210,7 @@ def pd_isna(v) -> bool:
 def test_training_passes_the_augmentation_level_through(monkeypatch):
     """engine.run_epoch must hand "mri"/"remap" to the input conversion when training (not just True), and
     never augment when evaluating."""
-    from brainlib import data as data_module
+    from brainlib import transforms as data_module
 
     seen = []
     real = data_module.to_model_input
