@@ -474,26 +474,13 @@ def probabilities_from_logits(logits: np.ndarray, temperature: float = 1.0) -> n
     return torch.softmax(z, dim=-1).mean(0).numpy()
 
 
-@torch.no_grad()
 def predict_proba(
     model: nn.Module, images_uint8: torch.Tensor, batch_size: int = 256, tta: bool = False, temperature: float = 1.0
 ) -> np.ndarray:
-    """Class probabilities (N×classes, float32 numpy) for uint8 N×H×W images at the model's input size, computed
-    on the model's device (batches moved there, mixed precision on CUDA); logits are divided by ``temperature``
-    (the checkpoint's calibration, see :func:`brainlib.evaluation.fit_temperature`) before the softmax."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    for i in range(0, len(images_uint8), batch_size):
-        x = to_model_input(images_uint8[i : i + batch_size].to(device), model.in_channels)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp(device)):
-            z = model(x).float()
-            p = torch.softmax(z if temperature == 1.0 else z / temperature, dim=1)
-            if tta:
-                zf = model(torch.flip(x, dims=[3])).float()
-                p = (p + torch.softmax(zf if temperature == 1.0 else zf / temperature, dim=1)) / 2
-        out.append(p.float().cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, len(config.CLASSES)), dtype=np.float32)
+    """Class probabilities (N×classes, float32 numpy) for uint8 N×H×W images at the model's input size: the
+    logits of :func:`predict_logits` divided by ``temperature`` (the checkpoint's calibration, see
+    :func:`brainlib.evaluation.fit_temperature`), softmaxed and averaged over the flip views with ``tta``."""
+    return probabilities_from_logits(predict_logits(model, images_uint8, batch_size, tta), temperature)
 
 
 def checkpoint_temperature(ckpt: dict) -> float:
