@@ -71,7 +71,7 @@ format: $(STAMP)
 	$(BIN)/ruff format brainlib tests benchmarks
 
 # Executes every notebook top to bottom in place (full profile), after making sure env and data exist.
-# The ablation grid of 02 reuses finished runs cached under results/ablation/; FORCE=1 retrains them all.
+# Every cached run (results/runs/, the shipped checkpoints of the recipes) is reused; FORCE=1 retrains them all.
 workbook: data
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb"; \

@@ -1,5 +1,5 @@
 """The ablation grid: one-change variants of the seed recipe (and FastNet's design choices) trained over seeds
-through :func:`brainlib.engine.train`, cached per run under ``results/ablation/``, summarised, and compared
+through :func:`brainlib.engine.train`, cached per run in the study layer's result cache, summarised, and compared
 with paired tests. Runs go sequentially, on local worker processes, or on a Dask cluster
 (:mod:`brainlib.sweep`)."""
 
@@ -109,6 +109,41 @@ def learning_rate_grid(size: int = ABLATION_SIZE) -> list[Variant]:
             name = default_names[opt] if lr == 1e-3 else f"{label} lr {lr:g}"
             out.append(Variant(name, "learning rate", dataclasses.replace(base, optimizer=opt, lr=lr)))
     return out
+
+
+def quick_recipe_grid() -> list[Variant]:
+    """The search behind the quick recipe: shortcuts of the fast recipe (fewer epochs at 160 px, or 30 epochs at
+    128 px), seed 0, each run like the shipped checkpoints; the quick recipe is the one with the best validation
+    accuracy (Testing is reported, never used to choose)."""
+    fast = recipes.train_config("fast")
+    out = [
+        Variant(f"fast recipe, {n} epochs", "quick recipe search", dataclasses.replace(fast, epochs=n))
+        for n in (10, 15, 20)
+    ]
+    return out + [
+        Variant("fast recipe at 128 px (the quick recipe)", "quick recipe search", recipes.train_config("quick"))
+    ]
+
+
+def search_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run of a search grid (e.g. :func:`quick_recipe_grid`): input size, epochs, seed, validation,
+    official and leak-free Testing accuracy and training time, in grid order."""
+    from brainlib.models import input_size
+
+    rows = [
+        {
+            "variant": r["variant"],
+            "input (px)": input_size(r["config"]["model"], r["config"]["model_kwargs"]),
+            "epochs": r["config"]["epochs"],
+            "seed": r["seed"],
+            "validation": r["val_acc"],
+            "official": r["official_acc"],
+            "leak-free": r["leak_free_acc"],
+            "train (s)": round(r["train_seconds"], 1),
+        }
+        for _, r in runs.iterrows()
+    ]
+    return pd.DataFrame(rows).set_index("variant").round(4)
 
 
 def _run_key(cfg: engine.TrainConfig, data: PreparedData, profile: config.Profile, threads: int = THREADS) -> str:

@@ -425,7 +425,7 @@ def cmd_crossval(args) -> int:
         return EXIT_OK
     print(
         f"{args.dataset}, recipe {summary['recipe']} ({summary['model']}): patient-level cross-validation "
-        f"({summary['trained_now']} fold(s) trained now, the rest from results/crossval/)"
+        f"({summary['trained_now']} fold(s) trained now, the rest from the result cache in results/runs/)"
     )
     for f in summary["folds"]:
         print(
@@ -452,6 +452,7 @@ GRIDS = {
     "full-size": "full_size_grid",
     "design": "design_grid",
     "learning-rate": "learning_rate_grid",
+    "quick-recipe": "quick_recipe_grid",
 }
 
 
@@ -568,13 +569,14 @@ def build_parser() -> argparse.ArgumentParser:
     _sweep_args(p)
     p.set_defaults(func=cmd_crossval)
 
-    p = sub.add_parser("ablation", help="train an ablation grid over seeds (cached under results/ablation/)")
+    p = sub.add_parser("ablation", help="train an ablation grid over seeds (cached in results/runs/)")
     p.add_argument(
         "--grid",
         default="ablation",
         choices=sorted(GRIDS),
         help="ablation: the seed recipe's one-change variants at 112 px; full-size: the headline "
-        "checks at 224 px; design: FastNet's design choices; learning-rate: Adam vs Adamax LRs",
+        "checks at 224 px; design: FastNet's design choices; learning-rate: Adam vs Adamax LRs; "
+        "quick-recipe: the search behind the quick recipe",
     )
     p.add_argument("--seeds", type=int, help="seeds per variant (default: the profile's, 5 in full)")
     p.add_argument("--data", help="dataset root (default: $BRAINLIB_DATA_DIR)")
@@ -639,7 +641,11 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="a Dask scheduler (tcp://host:8786): runs go to its cluster (pip install 'brainlib[cluster]')",
     )
-    p.add_argument("--threads", type=int, help="torch threads per run (default: cores / workers)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads per run (default: the study's fixed count; part of every cached run's key)",
+    )
     _device_arg(p)
 
 

@@ -1,5 +1,8 @@
-"""Getting the two extra datasets into the layout :mod:`brainlib.datasets` reads.
+"""Getting each dataset into the layout :mod:`brainlib.datasets` reads: one registered fetcher per dataset
+(:data:`FETCHERS`), all called the same way by ``brainlib fetch --dataset NAME [--from PATH] [--dest DIR]``.
 
+- ``brain-tumor-mri``: the Kaggle release (masoudnickparvar/brain-tumor-mri-dataset) through kagglehub, or a
+  zip/folder holding ``Training/`` and ``Testing/``.
 - ``figshare-cheng``: the public figshare article 1512427 (four zips of MATLAB v7.3 ``<index>.mat`` files
   and ``cvind.mat`` with the authors' 5 folds) downloaded through the figshare API, or a zip/folder the user
   downloaded (the article's files, or a copy already in the brainlib layout).

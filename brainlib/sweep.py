@@ -10,37 +10,12 @@ the sequential ones when the thread count per job is the same (``threads``); see
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
-from pathlib import Path
 
 from brainlib.errors import SweepError
 
 CLUSTER_HINT = "pip install 'brainlib[cluster]'"
-
-
-def read_cached(path: Path, key: str, required: tuple[str, ...] = ()) -> dict | None:
-    """A cached result (JSON with its ``key``), or None when it is missing, of another key, unreadable (a
-    truncated or corrupt file) or lacking one of the ``required`` fields; the last two are reported, then
-    recomputed."""
-    import json
-    import warnings
-
-    if not path.is_file():
-        return None
-    try:
-        cached = json.loads(path.read_text())
-    except (OSError, ValueError):
-        warnings.warn(f"cached result {path} is unreadable (truncated or corrupt); recomputing it", stacklevel=3)
-        return None
-    if not isinstance(cached, dict) or cached.get("key") != key:
-        return None
-    missing = [f for f in required if f not in cached]
-    if missing:
-        warnings.warn(f"cached result {path} lacks {', '.join(missing)}; recomputing it", stacklevel=3)
-        return None
-    return cached
 
 
 def where(workers: int, scheduler: str | None) -> str:
@@ -48,13 +23,6 @@ def where(workers: int, scheduler: str | None) -> str:
     if scheduler:
         return f"the Dask cluster at {scheduler}"
     return f"{workers} local worker processes" if workers > 1 else "this process"
-
-
-def threads_per_job(workers: int, threads: int | None = None) -> int:
-    """Torch threads each job uses: ``threads`` when given, else the machine's cores shared among the workers."""
-    if threads is not None:
-        return max(1, int(threads))
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
 @contextlib.contextmanager
