@@ -17,6 +17,7 @@ from sklearn.metrics import roc_auc_score
 
 from brainlib import config, datasets, engine
 from brainlib.data import load_image
+from brainlib.metrics import cluster_resamples
 
 
 @dataclass
@@ -72,15 +73,11 @@ def patient_bootstrap_auroc(
     if len(np.unique(y)) < 2:
         return float("nan"), float("nan"), float("nan")
     auc = float(roc_auc_score(y, s))
-    patients = table["patient"].to_numpy()
-    ids = np.unique(patients)
-    rows = {p: np.flatnonzero(patients == p) for p in ids}
-    rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(n_boot):
-        idx = np.concatenate([rows[p] for p in rng.choice(ids, len(ids))])
-        if len(np.unique(y[idx])) == 2:
-            stats.append(roc_auc_score(y[idx], s[idx]))
+    stats = [
+        roc_auc_score(y[idx], s[idx])
+        for idx in cluster_resamples(table["patient"].to_numpy(), n_boot, seed)
+        if len(np.unique(y[idx])) == 2
+    ]
     alpha = (1 - level) / 2
     return auc, float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
 

@@ -35,6 +35,18 @@ def classification_metrics(y_true, y_pred, classes=CLASSES) -> dict:
     }
 
 
+def cluster_resamples(groups, n_boot: int, seed: int = 0):
+    """The one cluster bootstrap: ``n_boot`` resamples of row indices, each drawing as many clusters as there are,
+    with replacement, and taking every row of a drawn cluster (``groups``: one cluster id per row — near-duplicate
+    clusters of Testing, patients of an external set)."""
+    groups = np.asarray(groups)
+    rng = np.random.default_rng(seed)
+    ids, inverse = np.unique(groups, return_inverse=True)
+    members = np.split(np.argsort(inverse, kind="stable"), np.cumsum(np.bincount(inverse))[:-1])
+    for _ in range(n_boot):
+        yield np.concatenate([members[k] for k in rng.integers(0, len(ids), len(ids))])
+
+
 def bootstrap_ci(
     y_true,
     y_pred,
@@ -54,16 +66,12 @@ def bootstrap_ci(
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if metric not in ("accuracy", "macro_f1"):
         raise ValueError(f"unknown metric {metric!r}")
-    rng = np.random.default_rng(seed)
     if groups is None:
-        samples = list(rng.integers(0, len(y_true), size=(n_boot, len(y_true))))
+        samples = list(np.random.default_rng(seed).integers(0, len(y_true), size=(n_boot, len(y_true))))
     else:
-        groups = np.asarray(groups)
         if len(groups) != len(y_true):
             raise ValueError(f"{len(groups)} group ids for {len(y_true)} images")
-        ids, inverse = np.unique(groups, return_inverse=True)
-        members = np.split(np.argsort(inverse, kind="stable"), np.cumsum(np.bincount(inverse))[:-1])
-        samples = [np.concatenate([members[k] for k in rng.integers(0, len(ids), len(ids))]) for _ in range(n_boot)]
+        samples = list(cluster_resamples(groups, n_boot, seed))
     if metric == "accuracy":
         stats = np.array([(y_true[i] == y_pred[i]).mean() for i in samples])
     else:
