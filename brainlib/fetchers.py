@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -297,8 +297,19 @@ def _copy_layout(root: Path, staging: Path, marker: str) -> None:
         raise DataError(f"{root}: {marker} missing after copy")
 
 
-def fetch_figshare(source: str | os.PathLike | None, dest: str | os.PathLike) -> Path:
-    """Put figshare-cheng at ``dest``: downloaded (``source`` None) or from a zip/folder."""
+def _fetch_layout(
+    dataset: str,
+    source: str | os.PathLike | None,
+    dest: str | os.PathLike,
+    download: Callable[[Path], Path],
+    marker: str,
+    convert: Callable[[Path, Path], int],
+    ready_when: Callable[[Path], bool] = lambda folder: True,
+) -> Path:
+    """The one fetch path of the derived datasets: ``download(tmp)`` (``source`` None) or the user's zip/folder,
+    then a copy of a ready brainlib layout (the folder holding ``marker``, if ``ready_when`` it) or
+    ``convert(folder, staging)``, the result validated, and the staging folder renamed to ``dest`` (removed on any
+    failure). Errors name the user's source, never a temporary folder."""
     from brainlib import datasets
 
     dest = Path(dest).expanduser()
@@ -309,17 +320,30 @@ def fetch_figshare(source: str | os.PathLike | None, dest: str | os.PathLike) ->
             source_named(tmp, source),
             source_named(staging, source),
         ):
-            folder = figshare_download(Path(tmp)) if source is None else _unpack(Path(source).expanduser(), Path(tmp))
-            ready = [p.parent for p in _files(folder, "folds.csv") if (p.parent / "images").is_dir()]
+            folder = download(Path(tmp)) if source is None else _unpack(Path(source).expanduser(), Path(tmp))
+            ready = [p.parent for p in _files(folder, marker) if ready_when(p.parent)]
             if ready:
-                _copy_layout(ready[0], staging, "folds.csv")
+                _copy_layout(ready[0], staging, marker)
             else:
-                convert_figshare(folder, staging)
-            datasets.get("figshare-cheng").table(staging)  # validates the result
+                convert(folder, staging)
+            datasets.get(dataset).table(staging)  # validates the result
         return _finish(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def fetch_figshare(source: str | os.PathLike | None, dest: str | os.PathLike) -> Path:
+    """Put figshare-cheng at ``dest``: downloaded (``source`` None) or from a zip/folder."""
+    return _fetch_layout(
+        "figshare-cheng",
+        source,
+        dest,
+        figshare_download,
+        "folds.csv",
+        convert_figshare,
+        lambda f: (f / "images").is_dir(),
+    )
 
 
 # ----------------------------------------------------------------------------- tcga-lgg
@@ -400,34 +424,15 @@ def convert_tcga(folder: Path, out: Path, size: int = TCGA_SIZE) -> int:
     return (len(rows) - 1) // 2
 
 
+def _kaggle_download(into: Path) -> Path:
+    import kagglehub
+
+    return Path(kagglehub.dataset_download(TCGA_KAGGLE))
+
+
 def fetch_tcga(source: str | os.PathLike | None, dest: str | os.PathLike) -> Path:
     """Put tcga-lgg at ``dest``: the Kaggle release through kagglehub (``source`` None) or a zip/folder."""
-    from brainlib import datasets
-
-    dest = Path(dest).expanduser()
-    staging = _staging(dest)
-    try:
-        with (
-            tempfile.TemporaryDirectory(dir=staging.parent, prefix=".fetch-") as tmp,
-            source_named(tmp, source),
-            source_named(staging, source),
-        ):
-            if source is None:
-                import kagglehub
-
-                folder = Path(kagglehub.dataset_download(TCGA_KAGGLE))
-            else:
-                folder = _unpack(Path(source).expanduser(), Path(tmp))
-            ready = [p.parent for p in _files(folder, "slices.csv")]
-            if ready:
-                _copy_layout(ready[0], staging, "slices.csv")
-            else:
-                convert_tcga(folder, staging)
-            datasets.get("tcga-lgg").table(staging)
-        return _finish(staging, dest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    return _fetch_layout("tcga-lgg", source, dest, _kaggle_download, "slices.csv", convert_tcga)
 
 
 FETCHERS = {"brain-tumor-mri": fetch_kaggle, "figshare-cheng": fetch_figshare, "tcga-lgg": fetch_tcga}

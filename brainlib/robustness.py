@@ -176,8 +176,9 @@ def table(write: bool = True) -> pd.DataFrame:
     """One row per variant from the cache (columns of a part missing where it has not run)."""
     t = pd.DataFrame([row(n) for n in VARIANTS]).round(4)
     if write:
-        table_path().parent.mkdir(parents=True, exist_ok=True)
-        t.to_csv(table_path(), index=False)
+        from brainlib.data import is_synthetic
+
+        studies.write_table(t, "robustness.csv", synthetic=is_synthetic(), index=False)
     return t
 
 

@@ -123,6 +123,14 @@ class ResultCache:
             raise DataError(f"cannot write results into {folder}: {problem}")
 
 
+def write_table(table, name: str, synthetic: bool = False, **to_csv) -> Path:
+    """Write a results table (a DataFrame) as CSV, atomically, where :func:`brainlib.config.results_file` says:
+    the committed ``results/<name>`` for a full-profile run on real data, a folder of its own otherwise."""
+    path = config.results_file(name, synthetic=synthetic)
+    atomic_write_text(path, table.to_csv(**to_csv))
+    return path
+
+
 def mean_interval(values, confidence: float = 0.95) -> dict:
     """Mean, sample standard deviation and Student-t interval of the mean over runs (seeds or folds): the one
     summary every study reports (std and interval NaN/None below two runs)."""
