@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from brainlib import config
-from brainlib.synthetic import write_synthetic_dataset
+from brainlib.synthetic import write_synthetic_dataset, write_synthetic_figshare, write_synthetic_tcga
 
 SPEC = SimpleNamespace(n_train=6, n_test=3, size=64, seed=0)
 
@@ -66,3 +66,21 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def figshare_root(tmp_path_factory):
+    """A SYNTHETIC figshare-cheng stand-in (5 folds × 3 classes × 2 images, 64 px). Treat as read-only."""
+    return write_synthetic_figshare(tmp_path_factory.mktemp("figshare"), per_class_per_fold=2, size=64)
+
+
+@pytest.fixture(scope="session")
+def tcga_root(tmp_path_factory):
+    """A SYNTHETIC TCGA-LGG stand-in (4 patients, 64 px). Treat as read-only."""
+    root = write_synthetic_tcga(tmp_path_factory.mktemp("tcga"), patients=4, size=64)
+    # the release repeats FLAIR where a sequence is missing: imitate that for one patient
+    for kind, n in (("tumor", 20), ("no_tumor_slice", 8)):
+        (root / "postcontrast" / kind / f"SYNTH_00_{n}.png").write_bytes(
+            (root / "flair" / kind / f"SYNTH_00_{n}.png").read_bytes()
+        )
+    return root

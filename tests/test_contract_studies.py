@@ -369,7 +369,7 @@ def test_bad_cvind_is_bad_input(tmp_path, cvind, message):
 
 
 def test_one_corrupt_tcga_slice_is_skipped_with_a_warning(tmp_path):
-    from test_datasets import _write_kaggle_3m
+    from test_fetchers import _write_kaggle_3m
 
     src = _write_kaggle_3m(tmp_path / "src")
     victim = next(src.rglob("*_7.tif"))

@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_transforms import head_image
 from torch import nn
 
 from brainlib import __version__, config, engine, recipes
 from brainlib.data import load_split
 from brainlib.engine import CheckpointError, TrainConfig
 from brainlib.metrics import bootstrap_ci, classification_metrics
+from brainlib.models import build_model
 from brainlib.transforms import augment_batch
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
@@ -545,3 +547,48 @@ def test_bootstrap_macro_f1_consistent_when_last_class_absent():
     point = classification_metrics(y, y)["macro_f1"]
     lo, hi = bootstrap_ci(y, y, "macro_f1", n_boot=50, seed=0)
     assert lo <= point <= hi
+
+
+def test_training_passes_the_augmentation_level_through(monkeypatch):
+    """engine.run_epoch must hand "mri"/"remap" to the input conversion when training (not just True), and
+    never augment when evaluating."""
+    from brainlib import transforms as data_module
+
+    seen = []
+    real = data_module.to_model_input
+
+    def spy(images, channels=1, augment=False):
+        seen.append(augment)
+        return real(images, channels, augment=augment)
+
+    monkeypatch.setattr(engine, "to_model_input", spy)
+    model = build_model("fastnet", input_size=32, widths=(8, 16))
+    images = (head_image(n=8) * 255).to(torch.uint8)[:, 0]
+    loader = [(images, torch.tensor([0, 1, 2, 3] * 2))]
+    loss = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    for level in ("mri", "remap", True):
+        seen.clear()
+        engine.run_epoch(model, loader, loss, optimizer=opt, augment=level, progress=False)
+        assert seen == [level]
+        seen.clear()
+        engine.run_epoch(model, loader, loss, augment=level, progress=False)  # evaluation
+        assert seen == [False]
+
+
+def test_checkpoint_with_an_overlong_string_argument_is_refused(tmp_path):
+    model = build_model("fastnet", input_size=64)
+    ckpt = engine.checkpoint_dict(model, engine.TrainConfig(model_kwargs={"input_size": 64}))
+    ckpt["model_kwargs"]["input_norm"] = "x" * 100
+    engine.atomic_save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(engine.CheckpointError, match="input_norm"):
+        engine.load_checkpoint(tmp_path / "bad.pt")
+    ckpt["model_kwargs"]["input_norm"] = "zscore"
+    engine.atomic_save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(engine.CheckpointError, match="input_norm"):
+        engine.load_checkpoint(tmp_path / "bad.pt")
+    ckpt["model_kwargs"]["input_norm"] = "brain"
+    ckpt["model_kwargs"]["input_size"] = "64"  # a string where a number belongs
+    engine.atomic_save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(engine.CheckpointError, match="input_size"):
+        engine.load_checkpoint(tmp_path / "bad.pt")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_transforms import head_image
 from torch import nn
 
 from brainlib import engine, recipes
 from brainlib.config import CLASSES
-from brainlib.models import FastNet, TumorCNN, build_model, count_parameters, seed_model
+from brainlib.models import BrainNorm, FastNet, TumorCNN, build_model, count_parameters, seed_model
+from brainlib.transforms import to_model_input
 
 
 def linears(model: nn.Module) -> list[nn.Linear]:
@@ -136,3 +138,43 @@ def test_seed_with_batch_norm_is_one_change_and_round_trips_through_a_checkpoint
     engine.atomic_save(engine.checkpoint_dict(bn, cfg), tmp_path / "bn.pt")
     loaded, _ = engine.load_checkpoint(tmp_path / "bn.pt", device="cpu")
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.features) == 6
+
+
+def test_brain_norm_removes_brightness_and_contrast_inside_the_head():
+    x = to_model_input((head_image(n=1) * 255).round().to(torch.uint8))
+    raw = (x * 0.5 + 0.5) * 255
+    head = raw > 10
+    brighter = raw.clone()
+    brighter[head] = raw[head] * 0.6 + 40  # another scanner's gain and offset
+    y = (brighter / 255 - 0.5) / 0.5
+    norm = BrainNorm()
+    a, b = norm(x), norm(y)
+    assert torch.allclose(a, b, atol=1e-4)
+    assert torch.all(a[~head] == -3.0)
+    assert a[head].mean().abs() < 1e-4 and a[head].std() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_fastnet_input_norm_choice_and_checkpoint_roundtrip(tmp_path):
+    plain, normed = build_model("fastnet", input_size=64), build_model("fastnet", input_size=64, input_norm="brain")
+    assert count_parameters(plain) == count_parameters(normed)  # parameter-free
+    assert isinstance(normed.features[0], BrainNorm)
+    with pytest.raises(ValueError, match="input_norm"):
+        build_model("fastnet", input_norm="percentile")
+    cfg = engine.TrainConfig(model_kwargs={"input_size": 64, "input_norm": "brain"}, augment="mri")
+    path = tmp_path / "m.pt"
+    engine.atomic_save(engine.checkpoint_dict(normed, cfg), path)
+    model, ckpt = engine.load_checkpoint(path)
+    assert ckpt["model_kwargs"]["input_norm"] == "brain" and ckpt["train_config"]["augment"] == "mri"
+    x = torch.randn(2, 1, 64, 64)
+    normed.eval()
+    assert torch.allclose(model(x), normed(x))
+
+
+def test_brain_norm_edge_cases_stay_finite():
+    norm = BrainNorm()
+    empty = torch.full((1, 1, 8, 8), -1.0)  # all background
+    assert torch.equal(norm(empty), torch.full_like(empty, -3.0))
+    one = empty.clone()
+    one[0, 0, 4, 4] = 0.5  # a single head pixel: its own mean, so z = 0
+    out = norm(one)
+    assert torch.isfinite(out).all() and out[0, 0, 4, 4] == 0
