@@ -14,7 +14,8 @@ import pandas as pd
 from PIL import Image
 
 from brainlib import config
-from brainlib.data import ImageSet, load_image, load_split
+from brainlib.data import ImageSet, load_image
+from brainlib.datasets import load_split
 from brainlib.files import atomic_write_text, write_cache
 from brainlib.hashes import (  # noqa: F401 (the audit's hashing primitives, used by the notebooks as audit.*)
     DEFAULT_THRESHOLD,

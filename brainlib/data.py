@@ -327,22 +327,6 @@ def decode_many(files: list[Path], size: int, workers: int = 2) -> tuple[np.ndar
     return out[: len(kept)], kept, errors
 
 
-def load_split(
-    split: str,
-    size: int = 224,
-    root: str | os.PathLike | None = None,
-    max_per_class: int | None = None,
-    use_cache: bool = True,
-) -> ImageSet:
-    """Decoded, resized images of one split, from the on-disk uint8 cache when possible."""
-    root = validate_layout(root or config.data_dir())
-    scan = scan_split(root, split, max_per_class)
-    empty = [name for name, n in scan.counts().items() if n == 0]
-    if empty:
-        raise DataError(f"{root / split}: no images in {', '.join(empty)} (every class folder needs images)")
-    return load_files(root, scan.paths, scan.labels, size, tag=split, use_cache=use_cache)
-
-
 def load_files(
     root: Path, paths: list[str], labels: list[int], size: int, tag: str = "images", use_cache: bool = True
 ) -> ImageSet:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +75,7 @@ def _kaggle_index(root: Path) -> pd.DataFrame:
     validate_layout(root)
     rows = []
     for split in config.SPLITS:
-        with warnings.catch_warnings():  # hidden folders are routine here; 01 and the audit count them
-            warnings.simplefilter("ignore")
-            scan = scan_split(root, split)
+        scan = scan_split(root, split)  # skipped files are reported once per process
         rows += [{"path": p, "label": config.CLASSES[y], "split": split} for p, y in zip(scan.paths, scan.labels)]
     return pd.DataFrame(rows)
 
@@ -299,15 +296,43 @@ class LabeledImages:
 
 
 def load(
-    name: str, size: int, root: str | os.PathLike | None = None, table: pd.DataFrame | None = None
+    name: str,
+    size: int,
+    root: str | os.PathLike | None = None,
+    table: pd.DataFrame | None = None,
+    tag: str | None = None,
+    use_cache: bool = True,
 ) -> LabeledImages:
-    """Images of dataset ``name`` (all of them, or the rows of ``table``) decoded at ``size``² px."""
+    """Images of dataset ``name`` (all of them, or the rows of ``table``) decoded at ``size``² px through the one
+    decoder and cache (``tag`` names the cache file; default the dataset's name)."""
     spec = get(name)
     root = spec.root(root)
     table = spec.table(root) if table is None else table.reset_index(drop=True)
     labels = [spec.classes.index(c) for c in table["label"]]
-    images = load_files(root, list(table["path"]), labels, size, tag=spec.name)
+    images = load_files(root, list(table["path"]), labels, size, tag=tag or spec.name, use_cache=use_cache)
     if len(images) != len(table):  # unreadable files were skipped (warned): keep the rows that decoded
         keep = set(images.paths)
         table = table[table["path"].isin(keep)].reset_index(drop=True)
     return LabeledImages(spec, images, table)
+
+
+def load_split(
+    split: str,
+    size: int = 224,
+    root: str | os.PathLike | None = None,
+    max_per_class: int | None = None,
+    use_cache: bool = True,
+) -> ImageSet:
+    """One split of the Kaggle set (``Training`` or ``Testing``) decoded at ``size``² px, through the same index →
+    decode → cache path as every dataset (:func:`load`); ``max_per_class`` keeps the first images of each class
+    (the smoke profile). Refused when a class folder of the split holds no image."""
+    spec = get("brain-tumor-mri")
+    root = validate_layout(spec.root(root) if root is None else Path(root).expanduser())
+    table = spec.table(root)
+    rows = table[table["split"] == split]
+    if max_per_class is not None:
+        rows = rows.groupby("label", sort=False).head(max_per_class)
+    empty = [c for c in spec.classes if not (rows["label"] == c).any()]
+    if empty:
+        raise DataError(f"{root / split}: no images in {', '.join(empty)} (every class folder needs images)")
+    return load(spec.name, size, root, rows, tag=split, use_cache=use_cache).images

@@ -15,7 +15,8 @@ import pandas as pd
 import torch
 
 from brainlib import audit, config, engine, recipes, splits
-from brainlib.data import ImageSet, is_synthetic, load_split
+from brainlib.data import ImageSet, is_synthetic
+from brainlib.datasets import load_split
 from brainlib.metrics import bootstrap_ci, classification_metrics
 
 VAL_FRACTION = splits.VAL_FRACTION

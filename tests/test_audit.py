@@ -16,7 +16,8 @@ from PIL import Image
 
 from brainlib import audit, config, splits
 from brainlib.audit import DEFAULT_THRESHOLD, hamming, near_duplicate_groups, run_audit
-from brainlib.data import ImageSet, load_split
+from brainlib.data import ImageSet
+from brainlib.datasets import load_split
 from brainlib.splits import train_val_split
 from brainlib.synthetic import _smooth_noise
 

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from brainlib import audit, config, data, fetchers
+from brainlib import audit, config, data, datasets, fetchers
 from brainlib.data import DataError
 
 
@@ -20,19 +20,19 @@ def root(synthetic_root, tmp_path):
 
 
 def test_truncated_image_cache_is_rebuilt_with_a_warning(root):
-    first = data.load_split("Training", 32, root)
+    first = datasets.load_split("Training", 32, root)
     (cache_file,) = config.cache_dir().glob("Training_32_*.npz")
     cache_file.write_bytes(cache_file.read_bytes()[:200])
     with pytest.warns(UserWarning, match=f"image cache {cache_file}.*rebuilding"):
-        again = data.load_split("Training", 32, root)
+        again = datasets.load_split("Training", 32, root)
     assert np.array_equal(first.images.numpy(), again.images.numpy())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        data.load_split("Training", 32, root)  # healed: no warning now
+        datasets.load_split("Training", 32, root)  # healed: no warning now
 
 
 def test_truncated_hash_cache_is_rebuilt(root):
-    train = data.load_split("Training", 224, root)
+    train = datasets.load_split("Training", 224, root)
     first = audit.imageset_hashes(train)
     (cache,) = config.cache_dir().glob("phash_*.npy")
     cache.write_bytes(cache.read_bytes()[:20])
@@ -41,7 +41,7 @@ def test_truncated_hash_cache_is_rebuilt(root):
 
 
 def test_hashes_follow_pixels_not_names_and_sizes(root):
-    train = data.load_split("Training", 224, root)
+    train = datasets.load_split("Training", 224, root)
     before = audit.imageset_hashes(train)
     swapped = train.subset(np.arange(len(train)))
     swapped.images[0] = swapped.images[-1]  # same paths, same file sizes recorded: other pixels

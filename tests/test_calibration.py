@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from brainlib import cli, data, engine, evaluation, recipes
+from brainlib import cli, datasets, engine, evaluation, recipes
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def trained(synthetic_root):
-    sets = [data.load_split(s, 64, synthetic_root) for s in ("Training", "Testing")]
+    sets = [datasets.load_split(s, 64, synthetic_root) for s in ("Training", "Testing")]
     cfg = recipes.train_config("fast", model_kwargs={"input_size": 64, "widths": [8, 16]}, epochs=3, batch_size=8)
     return engine.train(cfg, *sets, progress=False), sets, cfg
 

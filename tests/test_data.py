@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 from brainlib import config, data, fetchers
-from brainlib.data import DataError, load_image, load_split, scan_split, validate_layout
+from brainlib.data import DataError, load_image, scan_split, validate_layout
+from brainlib.datasets import load_split
 from brainlib.fetchers import fetch_kaggle as fetch
 from brainlib.splits import train_val_split
 

@@ -14,7 +14,7 @@ from test_transforms import head_image
 from torch import nn
 
 from brainlib import __version__, config, engine, recipes
-from brainlib.data import load_split
+from brainlib.datasets import load_split
 from brainlib.engine import CheckpointError, TrainConfig
 from brainlib.metrics import bootstrap_ci, classification_metrics
 from brainlib.models import build_model

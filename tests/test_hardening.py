@@ -21,7 +21,7 @@ from PIL import Image
 from test_ablation import _tiny_grid  # the same two-variant grid as the ablation tests
 from test_cli_contract import run_main  # cli.main with stdout and stderr captured
 
-from brainlib import ablation, cli, config, crossval, engine, files, recipes, sweep
+from brainlib import ablation, cli, config, crossval, datasets, engine, files, recipes, sweep
 from brainlib.synthetic import write_synthetic_dataset, write_synthetic_figshare
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,12 +105,11 @@ def test_cuda_requested_without_cuda_is_refused_not_silently_replaced():
 
 
 def test_auto_device_and_cpu_results_unchanged(synthetic_root, monkeypatch):
-    from brainlib import data
 
     assert config.get_device("cpu").type == "cpu"
     monkeypatch.setenv("BRAINLIB_DEVICE", "cpu")
     assert config.get_device().type == "cpu"
-    sets = [data.load_split(s, 64, synthetic_root) for s in ("Training", "Testing")]
+    sets = [datasets.load_split(s, 64, synthetic_root) for s in ("Training", "Testing")]
     cfg = recipes.train_config("fast", model_kwargs={"input_size": 64, "widths": [8, 16]}, epochs=1, batch_size=8)
     a = engine.train(cfg, *sets, progress=False, device="cpu")
     monkeypatch.delenv("BRAINLIB_DEVICE")
@@ -122,9 +121,8 @@ def test_auto_device_and_cpu_results_unchanged(synthetic_root, monkeypatch):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_training_and_prediction(synthetic_root):  # pragma: no cover - runs on GPU machines only
-    from brainlib import data
 
-    sets = [data.load_split(s, 64, synthetic_root) for s in ("Training", "Testing")]
+    sets = [datasets.load_split(s, 64, synthetic_root) for s in ("Training", "Testing")]
     cfg = recipes.train_config("fast", model_kwargs={"input_size": 64, "widths": [8, 16]}, epochs=1, batch_size=8)
     run = engine.train(cfg, *sets, progress=False, device="cuda")
     assert run.device.startswith("cuda") and next(run.model.parameters()).is_cuda

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from brainlib import audit, config, data, evaluation, recipes
+from brainlib import audit, config, data, datasets, evaluation, recipes
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = {
@@ -55,8 +55,8 @@ def test_shipped_default_is_the_robust_recipe():
 @needs_data
 def test_committed_leak_free_file_matches_the_data():
     header, paths = audit.read_leak_free(REPO / "results" / "leak_free_testing.txt")
-    train = data.load_split("Training", 224, real_root())
-    test = data.load_split("Testing", 224, real_root())
+    train = datasets.load_split("Training", 224, real_root())
+    test = datasets.load_split("Testing", 224, real_root())
     assert header["fingerprint"] == audit.combined_fingerprint(train, test)
     assert header["pixels"] == audit.content_key(train, test)  # what leak_free_mask matches on
     assert set(paths) <= set(test.paths) and len(paths) == int(header.get("count", len(paths)))

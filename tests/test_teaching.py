@@ -13,12 +13,12 @@ matplotlib.use("Agg")
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
 
-from brainlib import colab, data, explain, recipes, viz  # noqa: E402
+from brainlib import colab, datasets, explain, recipes, viz  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def small_train(synthetic_root):
-    return data.load_split("Training", 32, synthetic_root)
+    return datasets.load_split("Training", 32, synthetic_root)
 
 
 def test_training_statistics_records_every_conv_and_step(small_train):
