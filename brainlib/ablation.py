@@ -60,9 +60,8 @@ def ablation_grid(size: int = ABLATION_SIZE) -> list[Variant]:
 
 def full_size_grid() -> list[Variant]:
     """The two headline findings of the 112-px grid checked at the seed's own 224 px (the seed recipe,
-    Adam instead of Adamax, 1 conv per block), and the fast recipe (the default until the robustness study;
-    the variant keeps its old name, which names its cached runs): each run like the shipped
-    checkpoints, so their seed-to-seed spread is measured too."""
+    Adam instead of Adamax, 1 conv per block), and the fast recipe (the default until the robustness study):
+    each run like the shipped checkpoints, so their seed-to-seed spread is measured too."""
     base = recipes.train_config("seed")
     return [
         Variant("seed recipe, 224 px", "baseline (224 px)", base),
@@ -72,7 +71,7 @@ def full_size_grid() -> list[Variant]:
             "convs per block (224 px)",
             dataclasses.replace(base, model_kwargs={"convs_per_block": 1}),
         ),
-        Variant("FastNet default recipe", "default recipe", recipes.train_config("fast")),
+        Variant("fast recipe", "fast recipe (the previous default)", recipes.train_config("fast")),
     ]
 
 
