@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from brainlib import config, engine, evaluation, recipes  # noqa: E402
+from brainlib import config, engine, evaluation, recipes, studies  # noqa: E402
 from brainlib.data import is_synthetic  # noqa: E402
 from brainlib.models import build_model, count_parameters  # noqa: E402
 
@@ -147,9 +147,7 @@ def main() -> None:
     )
     if len(rows) == 2:
         table["train_throughput_vs_seed"] = table["train_images_per_s"] / table["train_images_per_s"].iloc[0]
-    path = config.results_file("benchmark.csv", synthetic=is_synthetic())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False, float_format="%.4f")
+    path = studies.write_table(table, "benchmark.csv", synthetic=is_synthetic(), index=False, float_format="%.4f")
     if path.parent == config.RESULTS_DIR:  # the committed figure follows the committed table only
         plot(rows)
     print(table.drop(columns=["torch_threads"]).T.to_string())

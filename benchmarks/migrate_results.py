@@ -114,7 +114,7 @@ def migrate(write: bool) -> list[dict]:
             report.append({**entry, "status": "old key does not match: left out"})
             continue
         cfg = TrainConfig(**r["config"])
-        new, _ = robustness._kaggle_key(cfg, "full", _threads(r))
+        new = robustness._kaggle_key(cfg, "full", _threads(r))
         report.append({**entry, "status": "migrated", "key": new})
         if write:
             cache.put(

@@ -248,7 +248,7 @@ def train_recipe(
     if not force and out.is_file():
         ckpt = engine.read_checkpoint(out)
         same = (
-            ckpt.get("train_config") == json_plain(dataclasses.asdict(run_cfg))
+            ckpt.get("train_config") == _plain(dataclasses.asdict(run_cfg))
             and ckpt.get("data_fingerprint") == audit.combined_fingerprint(data.train, data.test)
             and ckpt.get("profile") == profile.name
             and "metrics" in ckpt
@@ -262,13 +262,6 @@ def train_recipe(
             }
     result = train_and_evaluate(cfg, out, root=root, progress=progress, profile=profile, device=device)
     return {**result, "from_checkpoint": False, "checkpoint": str(out)}
-
-
-def json_plain(obj):
-    """``obj`` as it reads back from a checkpoint or JSON (tuples → lists)."""
-    import json
-
-    return json.loads(json.dumps(obj))
 
 
 @dataclass

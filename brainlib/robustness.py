@@ -85,18 +85,19 @@ def slug(name: str) -> str:
     return name.replace("+", "-").replace(" ", "-").replace("@", "-")
 
 
-def _kaggle_key(cfg: engine.TrainConfig, profile: str, threads: int = THREADS) -> tuple[str, evaluation.PreparedData]:
+def _kaggle_key(cfg: engine.TrainConfig, profile: str, threads: int = THREADS) -> str:
+    """A variant's Kaggle run in the one result cache: its recipe on the data and split it would train on."""
     data = evaluation.prepare_data(evaluation.model_size(cfg), profile=config.get_profile(profile))
     fingerprint, split = evaluation.holdout_identity(data)
     cfg = dataclasses.replace(cfg, synthetic=data.synthetic)
-    return studies.run_key(cfg, studies.KAGGLE_HOLDOUT, fingerprint, split, profile, threads, EVALUATION), data
+    return studies.run_key(cfg, studies.KAGGLE_HOLDOUT, fingerprint, split, profile, threads, EVALUATION)
 
 
 def kaggle_part(name: str, cfg: engine.TrainConfig, train: bool = True, threads: int = THREADS) -> dict | None:
     """Train on Kaggle, score Testing (official, leak-free, with and without flip TTA) and TCGA-LGG; cached in
     the one result cache (``train=False``: the cached record or None)."""
     profile = config.get_profile().name
-    key, _ = _kaggle_key(cfg, profile, threads)
+    key = _kaggle_key(cfg, profile, threads)
     cache = studies.ResultCache()
     cached = cache.get(studies.KAGGLE_HOLDOUT, profile, key, required=("val_acc", "official", "leak_free", "tcga"))
     if cached is not None or not train:
