@@ -83,7 +83,7 @@ def migrate(write: bool) -> list[dict]:
         fp, split = evaluation.holdout_identity(d)
         old = _sha(
             {
-                "cfg": dataclasses.asdict(cfg),
+                "cfg": cfg.as_dict(),  # the fields the legacy records knew
                 "data": fp,
                 "val": split["val"],
                 "leak_free": split["leak_free"],
@@ -101,7 +101,7 @@ def migrate(write: bool) -> list[dict]:
         new = ablation._run_key(cfg, d, profile, _threads(r))
         report.append({**entry, "status": "migrated", "key": new})
         if write:
-            record = {**r, "key": new, "legacy_key": old, "config": dataclasses.asdict(cfg)}
+            record = {**r, "key": new, "legacy_key": old, "config": cfg.as_dict()}
             cache.put(studies.KAGGLE_HOLDOUT, "full", label, record)
 
     # the robustness study's Kaggle part (its old key held no data fingerprint: checked by configuration only)
@@ -125,9 +125,11 @@ def migrate(write: bool) -> list[dict]:
 
 def _ablation_config(record: dict) -> TrainConfig:
     grids = [ablation.ablation_grid(), ablation.full_size_grid(), ablation.design_grid(), ablation.learning_rate_grid()]
+    renamed = {"FastNet default recipe": "fast recipe"}  # the full-size grid's fast-recipe variant, renamed since
+    name = renamed.get(record["variant"], record["variant"])
     for grid in grids:
         for v in grid:
-            if v.name == record["variant"]:
+            if v.name == name:
                 return dataclasses.replace(v.cfg, seed=record["seed"])
     raise KeyError(f"variant {record['variant']!r} is in no grid")
 
