@@ -122,7 +122,7 @@ def _raise_problems(problems: list[str]) -> None:
 def cmd_train(args) -> int:
     from brainlib.data import is_synthetic
     from brainlib.evaluation import train_and_evaluate
-    from brainlib.models import MODELS, unknown_arguments
+    from brainlib.models import MODELS, unknown_arguments, weights_problem
 
     problems = []
     recipe_name = args.recipe or recipes.default_recipe(args.model)
@@ -136,6 +136,8 @@ def cmd_train(args) -> int:
             f"({', '.join(unknown_arguments(model, recipe.config.model_kwargs))}) that --model {model} does not take; "
             f"it trains {recipe.architecture}"
         )
+    elif weights_problem(model, recipe.config.model_kwargs):
+        problems.append(weights_problem(model, recipe.config.model_kwargs))
     for name, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
         if value is not None and value < 1:
             problems.append(f"{name} must be at least 1, got {value}")
@@ -398,6 +400,8 @@ def cmd_crossval(args) -> int:
     from brainlib import crossval
 
     _check_sweep_args(args)
+    if args.seeds is not None and args.seeds < 1:
+        raise DataError(f"--seeds must be at least 1, got {args.seeds}")
 
     t0 = time.perf_counter()
     try:
@@ -412,6 +416,7 @@ def cmd_crossval(args) -> int:
             scheduler=args.scheduler,
             threads=args.threads,
             model=args.model,
+            seeds=list(range(args.seeds)) if args.seeds else None,
         )
     except ValueError as e:
         if isinstance(e, BadInput):
@@ -429,7 +434,9 @@ def cmd_crossval(args) -> int:
     )
     for f in summary["folds"]:
         print(
-            f"  fold {f['fold']}  n={f['n']:4d}  accuracy {f['accuracy']:.4f}  macro-F1 {f['macro_f1']:.4f}  "
+            f"  fold {f['fold']}"
+            + (f" seed {f['seed']}" if len(summary["seeds"]) > 1 else "")
+            + f"  n={f['n']:4d}  accuracy {f['accuracy']:.4f}  macro-F1 {f['macro_f1']:.4f}  "
             f"(validation fold {f['val_fold']}, best epoch {f['best_epoch']})"
         )
     ci = summary["accuracy_ci95"]
@@ -438,6 +445,12 @@ def cmd_crossval(args) -> int:
         f"  mean accuracy {summary['mean_accuracy']:.4f} ± {summary['std_accuracy']:.4f}{ci_text}, "
         f"macro-F1 {summary['mean_macro_f1']:.4f}"
     )
+    if len(summary["seeds"]) > 1:
+        spread = summary["seed_spread"]
+        print(
+            f"  over {spread['n']} seeds: mean of the seeds' means {spread['mean']:.4f} ± {spread['std']:.4f} "
+            f"(per seed: {', '.join(f'{v:.4f}' for v in summary['per_seed'].values())})"
+        )
     if "pointing_game" in summary:
         pg = summary["pointing_game"]
         print(
@@ -453,6 +466,7 @@ GRIDS = {
     "design": "design_grid",
     "learning-rate": "learning_rate_grid",
     "quick-recipe": "quick_recipe_grid",
+    "transfer": "transfer_grid",
 }
 
 
@@ -538,7 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{r.name}: {r.description}" for r in recipes.RECIPES.values()),
     )
     p.add_argument(
-        "--model", help="architecture to train the recipe on (fastnet, seed, tumorcnn; default: the recipe's)"
+        "--model",
+        help="architecture to train the recipe on (fastnet, seed, tumorcnn, efficientnet_lite0; default: the recipe's)",
     )
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float)
@@ -564,6 +579,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", help="architecture to train the recipe on (default: the recipe's)")
     p.add_argument("--folds", type=_fold_list, help="comma-separated test folds (default: all)")
+    p.add_argument(
+        "--seeds", type=int, help="repeat the cross-validation with seeds 0..N-1 (default: the recipe's seed only)"
+    )
     p.add_argument("--force", action="store_true", help="retrain folds even when their results are cached")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     _sweep_args(p)

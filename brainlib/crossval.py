@@ -127,7 +127,7 @@ def run_fold(
         "best_epoch": run.best_epoch,
         "val_acc": run.best_val_acc,
         "train_seconds": run.train_seconds,
-        "config": dataclasses.asdict(cfg),
+        "config": cfg.as_dict(),
         "torch": torch.__version__,
         "threads": env["threads"],
         "device": run.device,
@@ -200,8 +200,11 @@ def run_crossval(
     cfg: engine.TrainConfig | None = None,
     model: str | None = None,
     train: bool = True,
+    seeds: list[int] | None = None,
 ) -> list[dict]:
-    """Every requested fold's record (see :func:`run_fold`), from the cache or trained now.
+    """Every requested fold's record (see :func:`run_fold`), from the cache or trained now; with ``seeds``, every
+    fold once per seed (repeated cross-validation: the records of seed 0, then seed 1, ...; default: the recipe's
+    own seed only).
 
     ``recipe`` names a recipe of :mod:`brainlib.recipes` (``model`` puts it on another architecture); ``cfg``
     trains that configuration instead (``recipe`` then only names the cache files). The head is resized to the
@@ -243,7 +246,9 @@ def run_crossval(
     parallel = workers > 1 or bool(scheduler)
     records: list[dict | None] = []
     jobs, slots = [], []
-    for k in folds:
+    base_cfg = cfg
+    for seed, k in [(s, k) for s in (seeds if seeds else [base_cfg.seed]) for k in folds]:
+        cfg = dataclasses.replace(base_cfg, seed=seed)
         key = _run_key(cfg, dataset, fingerprint, table, k, profile, threads)
         record = cache.get(protocol(dataset), profile.name, key, required=RECORD_FIELDS) if not force else None
         if record is not None and not _boxes_match(record, table, k):
@@ -332,13 +337,16 @@ def _fold_job(job: dict) -> dict:
     with sweep.torch_threads(job["threads"]):
         record = run_fold(cfg, data, job["fold"], job["key"], progress=job["progress"])
     record.update({"recipe": job["name"], "profile": job["profile"].name, "data_fingerprint": job["fingerprint"]})
-    job["cache"].put(protocol(job["dataset"]), job["profile"].name, f"{job['name']}-fold{job['fold']}", record)
+    label = f"{job['name']}-fold{job['fold']}" + (f"-seed{cfg.seed}" if cfg.seed else "")
+    job["cache"].put(protocol(job["dataset"]), job["profile"].name, label, record)
     return record
 
 
 def summarize(records: list[dict]) -> dict:
     """Mean ± std over folds, a 95 % t-interval over folds (folds, not images, are the independent units),
-    the pooled confusion matrix and recall, and the pointing game against the model-free priors."""
+    the pooled confusion matrix and recall, and the pointing game against the model-free priors. With records of
+    several seeds (repeated cross-validation) the mean and std are over every (seed, fold) run, and ``per_seed``
+    gives each seed's mean over folds and ``seed_spread`` the mean ± std of those means over seeds."""
     acc = studies.mean_interval([r["accuracy"] for r in records])
     f1 = studies.mean_interval([r["macro_f1"] for r in records])
     classes = records[0]["classes"] if records else []
@@ -351,6 +359,7 @@ def summarize(records: list[dict]) -> dict:
         "folds": [
             {
                 "fold": r["fold"],
+                "seed": _seed(r),
                 "n": r["n"],
                 "accuracy": r["accuracy"],
                 "macro_f1": r["macro_f1"],
@@ -378,9 +387,17 @@ def summarize(records: list[dict]) -> dict:
         "train_seconds": float(sum(r["train_seconds"] for r in records)),
         "wall_seconds": float(sum(r["wall_seconds"] for r in records)),
     }
+    seeds = sorted({_seed(r) for r in records})
+    out["seeds"] = seeds
+    out["per_seed"] = {s: float(np.mean([r["accuracy"] for r in records if _seed(r) == s])) for s in seeds}
+    out["seed_spread"] = studies.mean_interval(list(out["per_seed"].values()))
     if records and all("pointing" in r for r in records):
         out["pointing_game"] = pointing_summary(records)
     return out
+
+
+def _seed(record: dict) -> int:
+    return int(record.get("config", {}).get("seed", 0))
 
 
 def pointing_summary(records: list[dict], tolerance: float = POINTING_TOLERANCE) -> dict:
@@ -422,7 +439,8 @@ def pointing_summary(records: list[dict], tolerance: float = POINTING_TOLERANCE)
             np.asarray(r["pointing"]["peak"], float).reshape(-1, 2),
             np.asarray(r["pointing"]["boxes"], float).reshape(-1, 4),
         )
-        out["per_fold_hit_rate"][r["fold"]] = float((d[ok] == 0).mean()) if ok.any() else float("nan")
+        name = r["fold"] if not _seed(r) else f"{r['fold']}-seed{_seed(r)}"
+        out["per_fold_hit_rate"][name] = float((d[ok] == 0).mean()) if ok.any() else float("nan")
     return out
 
 

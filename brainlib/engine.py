@@ -5,7 +5,6 @@ Evaluation on the dataset's splits lives in :mod:`brainlib.evaluation`, the abla
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from brainlib.data import NORM_MEAN, NORM_STD, ImageSet
 from brainlib.errors import CheckpointError
 from brainlib.files import atomic_write
 from brainlib.loaders import TensorImageDataset, make_loader
-from brainlib.models import build_model
+from brainlib.models import build_model, model_arguments
 from brainlib.recipes import TrainConfig
 from brainlib.transforms import to_model_input
 
@@ -87,7 +86,7 @@ def checkpoint_dict(model: nn.Module, cfg: TrainConfig, **meta) -> dict:
             "mean": NORM_MEAN,
             "std": NORM_STD,
         },
-        "train_config": dataclasses.asdict(cfg),
+        "train_config": cfg.as_dict(),
         "tta": bool(cfg.tta),
         "environment": environment(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -208,7 +207,10 @@ def load_checkpoint(
     device = device if isinstance(device, torch.device) else config.get_device(device)
     ckpt = read_checkpoint(path)
     try:
-        model = build_model(ckpt["model_name"], **ckpt["model_kwargs"])
+        kwargs = dict(ckpt["model_kwargs"])
+        if "pretrained" in model_arguments(ckpt["model_name"]):
+            kwargs["pretrained"] = False  # the checkpoint's weights replace them: no need for the ImageNet file
+        model = build_model(ckpt["model_name"], **kwargs)
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: cannot build its model ({_one_line(e)})") from None
     try:
@@ -260,14 +262,21 @@ def run_epoch(
     desc: str = "",
     progress: bool = True,
     device: torch.device | None = None,
+    on_step=None,
 ):
     """One pass over ``loader`` (uint8 batches); trains when ``optimizer`` is given. Batches are moved to
-    ``device`` (default: the model's) before conversion, so augmentation runs there too.
+    ``device`` (default: the model's) before conversion, so augmentation runs there too. ``on_step(loss)`` is called
+    after every backward pass, before the optimizer step (for watching training: see
+    :func:`brainlib.explain.training_statistics`).
 
     Returns (mean loss, accuracy)."""
     device = device or next(model.parameters()).device
     training = optimizer is not None
     model.train(training)
+    if training:  # frozen batch norms keep their pretrained statistics (see set_trainable)
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None and not m.weight.requires_grad:
+                m.eval()
     total_loss, correct, seen = 0.0, 0, 0
     with torch.set_grad_enabled(training):
         for images, y in tqdm(loader, desc=desc, leave=False, disable=not progress):
@@ -279,6 +288,8 @@ def run_epoch(
             if training:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if on_step is not None:
+                    on_step(loss)
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
@@ -286,6 +297,39 @@ def run_epoch(
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(y)
     return total_loss / max(seen, 1), correct / max(seen, 1)
+
+
+def parameter_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
+    """The optimizer's parameter groups: one group at ``cfg.lr`` (every recipe with ``backbone_lr`` 1), or the head
+    (``model.classifier``) at ``lr`` and the backbone (``model.features``) at ``lr × backbone_lr``."""
+    if cfg.backbone_lr == 1.0:
+        return [{"params": list(model.parameters()), "lr": cfg.lr}]
+    return [
+        {"params": list(model.classifier.parameters()), "lr": cfg.lr},
+        {"params": list(model.features.parameters()), "lr": cfg.lr * cfg.backbone_lr},
+    ]
+
+
+def set_trainable(model: nn.Module, layers: str) -> None:
+    """Which parameters train: ``"all"``; ``"top"`` — the head and the last half of the backbone's parts that hold
+    weights (``model.features`` children); ``"head"`` — the classifier only (a linear probe). Frozen batch norms
+    also keep their running statistics (:func:`run_epoch` puts them in eval mode)."""
+    if layers not in recipes.TRAIN_LAYERS:
+        raise ValueError(f"unknown train_layers {layers!r}; choose one of {', '.join(recipes.TRAIN_LAYERS)}")
+    parts = [m for m in model.features if any(True for _ in m.parameters())]
+    keep = {"all": parts, "top": parts[len(parts) // 2 :], "head": []}[layers]
+    for p in model.features.parameters():
+        p.requires_grad_(False)
+    for m in keep:
+        for p in m.parameters():
+            p.requires_grad_(True)
+    for p in model.classifier.parameters():
+        p.requires_grad_(True)
+
+
+def layers_at(cfg: TrainConfig, epoch: int) -> str:
+    """What trains in ``epoch`` (1-based): the head during the warm-up epochs, then ``cfg.train_layers``."""
+    return "head" if epoch <= cfg.head_warmup else cfg.train_layers
 
 
 def _resume_state(path: Path, cfg: TrainConfig) -> dict | None:
@@ -297,7 +341,7 @@ def _resume_state(path: Path, cfg: TrainConfig) -> dict | None:
     except Exception:  # noqa: BLE001 — a truncated resume file is not worth failing a run for
         warnings.warn(f"resume state {path} is unreadable; starting from epoch 1", stacklevel=3)
         return None
-    if not isinstance(state, dict) or state.get("train_config") != dataclasses.asdict(cfg):
+    if not isinstance(state, dict) or state.get("train_config") != cfg.as_dict():
         return None
     return state
 
@@ -334,8 +378,11 @@ def train(
     train_ds = TensorImageDataset(train_set.images, train_set.labels)
     val_ds = TensorImageDataset(val_set.images, val_set.labels)
     steps = -(-len(train_ds) // cfg.batch_size)
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
-    scheduler = make_scheduler(cfg.scheduler, optimizer, cfg.lr, cfg.epochs, steps)
+    groups = parameter_groups(model, cfg)
+    params = groups[0]["params"] if len(groups) == 1 else groups
+    optimizer = make_optimizer(cfg.optimizer, params, cfg.lr, cfg.weight_decay, cfg.momentum)
+    peak = cfg.lr if len(groups) == 1 else [g["lr"] for g in groups]
+    scheduler = make_scheduler(cfg.scheduler, optimizer, peak, cfg.epochs, steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     history: list[dict] = []
     best = {"val_acc": -1.0, "epoch": 0, "state": None}
@@ -364,6 +411,8 @@ def train(
             break
         torch.manual_seed(cfg.seed * 100_003 + epoch)  # augmentation randomness, same on resume
         loader = make_loader(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)
+        if cfg.train_layers != "all" or cfg.head_warmup:
+            set_trainable(model, layers_at(cfg, epoch))
         t0 = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = run_epoch(
@@ -408,7 +457,7 @@ def train(
         if resume_path:
             atomic_save(
                 {
-                    "train_config": dataclasses.asdict(cfg),
+                    "train_config": cfg.as_dict(),
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict() if scheduler is not None else {},

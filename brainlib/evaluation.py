@@ -248,7 +248,7 @@ def train_recipe(
     if not force and out.is_file():
         ckpt = engine.read_checkpoint(out)
         same = (
-            ckpt.get("train_config") == _plain(dataclasses.asdict(run_cfg))
+            ckpt.get("train_config") == _plain(run_cfg.as_dict())
             and ckpt.get("data_fingerprint") == audit.combined_fingerprint(data.train, data.test)
             and ckpt.get("profile") == profile.name
             and "metrics" in ckpt

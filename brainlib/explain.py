@@ -28,6 +28,8 @@ def _device(model: nn.Module) -> torch.device:
 def target_layer(model: ClassifierModel, stage: int = -1) -> nn.Module:
     """The layer Grad-CAM looks at: the last convolutional stage of the network (``stage=-1``), or the one
     before it (``stage=-2``: twice the resolution)."""
+    if hasattr(model, "stages"):  # a pretrained backbone: the last block of each stage
+        return model.stages[stage][-1]
     if hasattr(model.features[-1], "body"):  # FastNet: the residual block ending each stage
         blocks = [m for m in model.features if hasattr(m, "body")]
         return blocks[stage]
@@ -88,6 +90,8 @@ def training_statistics(cfg, train_set, steps: int = 60) -> pd.DataFrame:
     exactly zero ("dead" units pass no gradient), the standard deviation of those outputs, and the norm of the
     convolution's weight gradient; plus the batch loss. For seeing why a network does or does not start learning
     (05, *Why batch normalisation*); CPU, no augmentation."""
+    import itertools
+
     import pandas as pd
 
     from brainlib import config, engine
@@ -97,7 +101,6 @@ def training_statistics(cfg, train_set, steps: int = 60) -> pd.DataFrame:
     config.seed_everything(cfg.seed)
     model = build_model(cfg.model, **cfg.model_kwargs)
     optimizer = engine.make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
-    loss_fn = nn.CrossEntropyLoss()
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
     relus = [m for m in model.features if isinstance(m, nn.ReLU)]
     outputs: dict[int, torch.Tensor] = {}
@@ -107,29 +110,30 @@ def training_statistics(cfg, train_set, steps: int = 60) -> pd.DataFrame:
     loader = make_loader(
         TensorImageDataset(train_set.images, train_set.labels), cfg.batch_size, shuffle=True, seed=cfg.seed
     )
-    rows, step = [], 0
-    model.train()
-    try:
-        while step < steps:
-            for images, y in loader:
-                loss = loss_fn(model(to_model_input(images, model.in_channels)), y)
-                optimizer.zero_grad()
-                loss.backward()
-                for k, conv in enumerate(convs):
-                    rows.append(
-                        {
-                            "step": step + 1,
-                            "layer": k + 1,
-                            "loss": loss.item(),
-                            "zero ReLU outputs": (outputs[k] == 0).float().mean().item(),
-                            "activation std": outputs[k].std().item(),
-                            "gradient norm": conv.weight.grad.norm().item(),
-                        }
-                    )
-                optimizer.step()
-                step += 1
-                if step >= steps:
-                    break
+    rows: list[dict] = []
+
+    def record(loss: torch.Tensor) -> None:  # after each backward pass, before the optimizer step
+        step = len(rows) // len(convs) + 1
+        for k, conv in enumerate(convs):
+            rows.append(
+                {
+                    "step": step,
+                    "layer": k + 1,
+                    "loss": loss.item(),
+                    "zero ReLU outputs": (outputs[k] == 0).float().mean().item(),
+                    "activation std": outputs[k].std().item(),
+                    "gradient norm": conv.weight.grad.norm().item(),
+                }
+            )
+
+    def batches():  # as many passes over the training set as ``steps`` needs
+        while True:
+            yield from loader
+
+    try:  # the one training step of brainlib (engine.run_epoch), watched after every backward pass
+        engine.run_epoch(
+            model, itertools.islice(batches(), steps), nn.CrossEntropyLoss(), optimizer, progress=False, on_step=record
+        )
     finally:
         for h in hooks:
             h.remove()

@@ -10,6 +10,7 @@ from torch import nn
 
 from brainlib.config import CLASSES
 from brainlib.data import NORM_MEAN, NORM_STD
+from brainlib.pretrained import EfficientNetLite
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -171,6 +172,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "seed": seed_model,
     "tumorcnn": TumorCNN,
     "fastnet": FastNet,
+    "efficientnet_lite0": EfficientNetLite,  # ImageNet-pretrained (brainlib.pretrained)
 }
 
 
@@ -192,6 +194,21 @@ def model_arguments(name: str) -> dict:
 def input_size(name: str, kwargs: dict | None = None) -> int:
     """Side of the square input an architecture takes with ``kwargs`` (without building it)."""
     return int((kwargs or {}).get("input_size", model_arguments(name)["input_size"]))
+
+
+def weights_problem(name: str, kwargs: dict | None = None) -> str | None:
+    """Why architecture ``name`` cannot be built pretrained here (its weights package is not installed), or None:
+    checked before any data is loaded, so a missing package is one clear error, never a silent random start."""
+    from brainlib.errors import CheckpointError
+    from brainlib.pretrained import weights_file
+
+    if not {**model_arguments(name), **(kwargs or {})}.get("pretrained", False):
+        return None
+    try:
+        weights_file()
+    except CheckpointError as e:
+        return str(e)
+    return None
 
 
 def unknown_arguments(name: str, kwargs: dict) -> list[str]:

@@ -36,6 +36,26 @@ class TrainConfig:
     seed: int = 0
     tta: bool = False  # average predictions with the horizontally flipped image at test time
     synthetic: bool = False  # trained on the synthetic phantom set (label outputs accordingly)
+    # Fine-tuning a pretrained backbone (added later; at their defaults they are left out of as_dict, so the keys
+    # and hashes of every run recorded before them are unchanged):
+    train_layers: str = "all"  # "head" (linear probe: backbone frozen), "top" (the last half of it too) or "all"
+    backbone_lr: float = 1.0  # the backbone's learning rate as a fraction of lr (the head gets lr)
+    head_warmup: int = 0  # first epochs that train the head only, before train_layers apply
+
+    def as_dict(self) -> dict:
+        """The configuration as stored in checkpoints and hashed into keys: every field, except the fields added
+        after the first runs were recorded when they hold their defaults."""
+        return without_later_defaults(dataclasses.asdict(self))
+
+
+def without_later_defaults(cfg: dict) -> dict:
+    """A configuration dict without the later-added fields that hold their defaults (see ``TrainConfig.as_dict``;
+    also for a dict read back from a record or a checkpoint)."""
+    return {k: v for k, v in cfg.items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
+
+
+LATER_FIELDS = {"train_layers": "all", "backbone_lr": 1.0, "head_warmup": 0}
+TRAIN_LAYERS = ("head", "top", "all")
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,11 @@ class Recipe:
     description: str
     config: TrainConfig
     checkpoint_file: str  # under models/; written only by this recipe run as it is
+    label: str = ""  # how tables and figures name it (default: the name)
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
 
     @property
     def architecture(self) -> str:
@@ -74,28 +99,37 @@ RECIPES: dict[str, Recipe] = {
                 augment=False,
             ),
             "seed.pt",
+            "seed recipe",
         ),
         Recipe(
             "fast",
             "FastNet at 160 px, AdamW + one-cycle, label smoothing, augmentation, flip TTA (the previous default)",
             TrainConfig(tta=True),
             "fastnet_fast.pt",
+            "fast recipe (previous default)",
         ),
         Recipe(
             "robust",
             "the default: the fast recipe + per-image z-score inside the head (BrainNorm) as the first layer",
             TrainConfig(model_kwargs={"input_norm": "brain"}, tta=True),
             "fastnet.pt",
+            "default recipe (FastNet)",
         ),
         Recipe(
             "quick",
             "the fast recipe at 128 px, for training live in class (about two thirds of its time)",
             TrainConfig(model_kwargs={"input_size": 128}, tta=True),
             "fastnet_quick.pt",
+            "quick recipe",
         ),
     )
 }
 DEFAULT = "robust"  # `brainlib train`, `evaluate`, `predict` and `crossval` without --recipe
+
+
+def label(name: str) -> str:
+    """How tables and figures name recipe ``name``."""
+    return get(name).display
 
 
 def get(name: str) -> Recipe:
@@ -137,7 +171,7 @@ def default_recipe(model: str | None) -> str:
 
 def config_hash(cfg: TrainConfig) -> str:
     """Eight hex digits naming a training configuration (file names of runs that are not a shipped recipe)."""
-    return hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode()).hexdigest()[:8]
+    return hashlib.sha256(json.dumps(cfg.as_dict(), sort_keys=True).encode()).hexdigest()[:8]
 
 
 def is_exact(name: str, cfg: TrainConfig) -> bool:

@@ -110,7 +110,7 @@ def kaggle_part(name: str, cfg: engine.TrainConfig, train: bool = True, threads:
     record = {
         "key": key,
         "variant": name,
-        "config": dataclasses.asdict(cfg),
+        "config": cfg.as_dict(),
         "val_acc": result["best_val_acc"],
         "best_epoch": result["best_epoch"],
         "official": result["accuracy"],

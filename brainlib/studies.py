@@ -12,7 +12,6 @@ the key scheme changes. Summaries over seeds or folds are computed in one place 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from brainlib import config
 from brainlib.files import atomic_write_text, unwritable
-from brainlib.recipes import TrainConfig
+from brainlib.recipes import TrainConfig, without_later_defaults
 
 KAGGLE_HOLDOUT = "kaggle-holdout"  # train on Kaggle Training's train part, epoch on its validation part, score Testing
 PATIENT_KFOLD = "patient-kfold"  # train on k-2 patient-level folds, epoch on the next, score the held-out fold
@@ -53,7 +52,7 @@ def run_key(
     kind = protocol.split("(")[0]
     blob = json.dumps(
         {
-            "cfg": cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg),
+            "cfg": without_later_defaults(cfg) if isinstance(cfg, dict) else cfg.as_dict(),
             "protocol": protocol,
             "version": PROTOCOL_VERSIONS[kind],
             "data": data,

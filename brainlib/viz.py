@@ -453,3 +453,25 @@ def training_statistics_plot(stats: dict, save: str | None = None):
     fig.tight_layout()
     save_figure(fig, save)
     return fig
+
+
+def filter_rows(rows: dict, columns: int = 16, save: str | None = None):
+    """First-layer filters of several models, one row of pictures per model (``rows``: name → K×h×w weights, e.g.
+    from :func:`brainlib.explain.first_layer_weights`), each filter on its own symmetric colour scale (red positive,
+    blue negative, white zero): the shape of a filter is what matters here, not its size. At most ``columns`` per
+    row."""
+    rows = {name: np.asarray(w, dtype=float)[:columns] for name, w in rows.items()}
+    n = max(len(w) for w in rows.values())
+    fig, axes = plt.subplots(len(rows), n, figsize=(0.9 * n, 1.35 * len(rows) + 0.4), squeeze=False)
+    for r, (name, w) in enumerate(rows.items()):
+        for k in range(n):
+            ax = axes[r][k]
+            ax.axis("off")
+            if k < len(w):
+                vmax = float(np.abs(w[k]).max()) or 1.0
+                ax.imshow(w[k], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        axes[r][0].set_title(name, loc="left", fontsize=10)
+    fig.suptitle("First-layer filters, one colour scale per filter (red positive, blue negative)", fontsize=11)
+    fig.tight_layout()
+    save_figure(fig, save)
+    return fig

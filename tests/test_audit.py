@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from brainlib import audit, config, splits
+from brainlib import audit, config, data, splits
 from brainlib.audit import DEFAULT_THRESHOLD, hamming, near_duplicate_groups, run_audit
 from brainlib.data import ImageSet
 from brainlib.datasets import load_split
@@ -453,3 +453,43 @@ def test_leak_free_answer_follows_files_replaced_in_place_with_same_size(audit_r
     )  # the names-and-sizes fingerprint cannot tell
     after = dict(zip(test2.paths, audit.leak_free_mask(test2)))
     assert after[target] is np.True_
+
+
+def _write_pair(tmp_path):
+    rng = np.random.default_rng(0)
+    arr = (rng.random((48, 48)) * 255).astype(np.uint8)
+    gray, rgb = tmp_path / "gray.png", tmp_path / "rgb.png"
+    Image.fromarray(arr).save(gray)
+    Image.fromarray(np.stack([arr] * 3, -1)).save(rgb)
+    return [gray, rgb]
+
+
+def test_encoding_check_passes_for_the_real_decoder(tmp_path):
+    result = audit.encoding_invariance(_write_pair(tmp_path), size=48)
+    assert result["identical"] == 2 and result["original_modes"] == {"L": 1, "RGB": 1}
+
+
+def test_encoding_check_catches_a_planted_shortcut(tmp_path, monkeypatch):
+    real = data.to_grayscale
+
+    def leaky(im):  # a decoder that lets the file's mode through: RGB files come out one level brighter
+        out = real(im)
+        if im.mode == "RGB":
+            out = Image.fromarray(np.minimum(np.asarray(out).astype(int) + 1, 255).astype(np.uint8))
+        return out
+
+    monkeypatch.setattr(data, "to_grayscale", leaky)
+    result = audit.encoding_invariance(_write_pair(tmp_path), size=48)
+    assert result["identical"] == 0 and result["max_abs_difference"] == 1
+
+
+def test_ct_likeness_separates_a_bright_ring_from_a_dark_skull():
+    yy, xx = np.mgrid[:96, :96]
+    r = np.hypot(yy - 48, xx - 48)
+    ct = np.where(r < 40, 100, 0).astype(np.uint8)
+    ct[(r >= 34) & (r < 40)] = 255  # saturated skull ring around mid-gray brain
+    mri = np.where(r < 40, 90, 0).astype(np.uint8)
+    mri[(r >= 36) & (r < 40)] = 140  # scalp, not saturated
+    mri[(r < 10)] = 250  # a bright lesion inside
+    scores = audit.ct_likeness(np.stack([ct, mri]))
+    assert scores[0] > audit.CT_THRESHOLD > scores[1]

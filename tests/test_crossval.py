@@ -154,3 +154,38 @@ def test_cli_crossval_missing_folder_exits_2(tmp_path):
 def test_checkpoint_classes_unchanged_by_three_class_heads():
     model = engine.build_model("fastnet", num_classes=3)
     assert model(torch.zeros(1, 1, 160, 160)).shape == (1, 3)
+
+
+def test_repeated_crossval_trains_every_fold_per_seed_and_summarizes_over_seeds(figshare_root, tmp_path):
+    profile = config.get_profile("smoke")
+    cache = tmp_path / "cv"
+    recs = crossval.run_crossval(
+        "figshare-cheng",
+        "fast",
+        [1, 2],
+        root=figshare_root,
+        profile=profile,
+        cache_dir=cache,
+        progress=False,
+        seeds=[0, 1],
+    )
+    assert [(r["config"]["seed"], r["fold"]) for r in recs] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    assert len({r["key"] for r in recs}) == 4
+    names = sorted(p.name.split("-")[:3] == ["fast", "fold1", "seed1"] for p in cache.rglob("*.json"))
+    assert names.count(True) == 1  # seed 0 keeps the file names of a single-seed run; other seeds are named
+    s = crossval.summarize(recs)
+    assert s["seeds"] == [0, 1] and [f["seed"] for f in s["folds"]] == [0, 0, 1, 1]
+    per_seed = [np.mean([r["accuracy"] for r in recs if r["config"]["seed"] == k]) for k in (0, 1)]
+    assert list(s["per_seed"].values()) == pytest.approx(per_seed)
+    assert s["seed_spread"]["n"] == 2 and s["seed_spread"]["mean"] == pytest.approx(np.mean(per_seed))
+    single = crossval.run_crossval(
+        "figshare-cheng",
+        "fast",
+        [1, 2],
+        root=figshare_root,
+        profile=profile,
+        cache_dir=cache,
+        progress=False,
+        train=False,
+    )
+    assert [r["key"] for r in single] == [r["key"] for r in recs[:2]]  # seed 0 is the recipe's own run

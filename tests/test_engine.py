@@ -1,9 +1,8 @@
-"""brainlib.engine (training, determinism, checkpoints, resume), transforms.augment_batch and brainlib.metrics,
+"""brainlib.engine (training, determinism, checkpoints, resume, devices), transforms.augment_batch and brainlib.metrics,
 on the tiny SYNTHETIC phantom fixture (64-pixel images, small models, CPU)."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 from test_transforms import head_image
 from torch import nn
 
-from brainlib import __version__, config, engine, recipes
+from brainlib import __version__, config, datasets, engine, recipes
 from brainlib.datasets import load_split
 from brainlib.engine import CheckpointError, TrainConfig
 from brainlib.metrics import bootstrap_ci, classification_metrics
@@ -137,7 +136,7 @@ def test_checkpoint_contents(trained, sets):
     pre = ckpt["preprocessing"]
     assert (pre["size"], pre["channels"]) == (SIZE, 1)
     assert isinstance(pre["mean"], float) and isinstance(pre["std"], float)
-    assert ckpt["train_config"] == dataclasses.asdict(small_cfg())
+    assert ckpt["train_config"] == small_cfg().as_dict()  # as hashed into keys
     assert ckpt["brainlib_version"] == __version__
     assert ckpt["data_fingerprint"] == sets[0].fingerprint
     assert [h["epoch"] for h in ckpt["history"]] == [1, 2]
@@ -592,3 +591,29 @@ def test_checkpoint_with_an_overlong_string_argument_is_refused(tmp_path):
     engine.atomic_save(ckpt, tmp_path / "bad.pt")
     with pytest.raises(engine.CheckpointError, match="input_size"):
         engine.load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_auto_device_and_cpu_results_unchanged(synthetic_root, monkeypatch):
+
+    assert config.get_device("cpu").type == "cpu"
+    monkeypatch.setenv("BRAINLIB_DEVICE", "cpu")
+    assert config.get_device().type == "cpu"
+    sets = [datasets.load_split(s, 64, synthetic_root) for s in ("Training", "Testing")]
+    cfg = recipes.train_config("fast", model_kwargs={"input_size": 64, "widths": [8, 16]}, epochs=1, batch_size=8)
+    a = engine.train(cfg, *sets, progress=False, device="cpu")
+    monkeypatch.delenv("BRAINLIB_DEVICE")
+    b = engine.train(cfg, *sets, progress=False)  # auto: cpu here
+    assert a.device == "cpu"
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_and_prediction(synthetic_root):  # pragma: no cover - runs on GPU machines only
+
+    sets = [datasets.load_split(s, 64, synthetic_root) for s in ("Training", "Testing")]
+    cfg = recipes.train_config("fast", model_kwargs={"input_size": 64, "widths": [8, 16]}, epochs=1, batch_size=8)
+    run = engine.train(cfg, *sets, progress=False, device="cuda")
+    assert run.device.startswith("cuda") and next(run.model.parameters()).is_cuda
+    probs = engine.predict_proba(run.model, sets[1].images)
+    assert probs.shape == (len(sets[1]), 4) and np.isfinite(probs).all()

@@ -187,3 +187,42 @@ def test_safe_extract_refuses_bombs_and_symlinks(tmp_path):
     with pytest.raises(DataError, match="symbolic link"):
         safe_extract(link, tmp_path / "y")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def _zip_with(path: Path, entries: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, payload in entries.items():
+            zf.writestr(name, payload)
+    return path
+
+
+def test_fetch_refuses_a_crc_corrupt_zip_and_leaves_nothing(tmp_path):
+    archive = _zip_with(tmp_path / "data.zip", {"Training/glioma/a.jpg": b"x" * 4000})
+    raw = bytearray(archive.read_bytes())
+    start = raw.index(b"x" * 100)
+    raw[start + 10 : start + 20] = b"y" * 10  # payload changed, CRC not: a corrupt download
+    archive.write_bytes(bytes(raw))
+    rc, out, err = run_main(["fetch", "--from", str(archive), "--dest", str(tmp_path / "dest")])
+    assert rc == 2 and err.count("\n") == 1 and "corrupt" in err.lower(), err
+    assert not (tmp_path / "dest").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.zip"]  # no staging folder left behind
+
+
+@pytest.mark.parametrize(
+    "entries, limit, message",
+    [
+        ({"../escape.jpg": b"x"}, None, "points outside the folder"),
+        ({"Training/glioma/a.jpg": b"x" * 5000, "Training/glioma/b.jpg": b"x" * 5000}, 8000, "would expand to"),
+    ],
+)
+def test_fetch_zip_guard(tmp_path, monkeypatch, entries, limit, message):
+    from brainlib import data
+
+    if limit:
+        monkeypatch.setattr(data, "MAX_UNZIPPED_BYTES", limit)
+    archive = _zip_with(tmp_path / "data.zip", entries)
+    rc, out, err = run_main(["fetch", "--from", str(archive), "--dest", str(tmp_path / "dest")])
+    assert rc == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "dest").exists() and not (tmp_path.parent / "escape.jpg").exists()

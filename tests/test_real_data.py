@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
@@ -45,7 +44,7 @@ def test_shipped_checkpoint_is_small_and_weights_only(name):
 
 def test_shipped_default_is_the_robust_recipe():
     cfg = torch.load(SHIPPED["fastnet"], map_location="cpu", weights_only=True)["train_config"]
-    robust = dataclasses.asdict(recipes.train_config("robust"))
+    robust = recipes.train_config("robust").as_dict()
     assert {k: v for k, v in cfg.items() if k != "synthetic"} == {k: v for k, v in robust.items() if k != "synthetic"}
     fast = torch.load(SHIPPED["fastnet_fast"], map_location="cpu", weights_only=True)["train_config"]
     assert fast["model_kwargs"] == {} and fast["augment"] is True

@@ -146,3 +146,18 @@ def test_the_benchmark_script_runs_on_synthetic_data_and_writes_its_own_table(ka
     runpy.run_path(str(REPO / "benchmarks" / "benchmark.py"), run_name="__main__")
     assert (config.RESULTS_DIR / "synthetic" / "benchmark.csv").exists()  # the test's results folder, not the repo's
     assert (committed.read_bytes() if committed.exists() else None) == before
+
+
+def test_the_full_profile_result_cache_is_committed_not_git_ignored():
+    """results/runs/full is the committed cache (`crossval --json` answers from it on a fresh clone); a pattern
+    such as `runs/` in .gitignore once hid it from every commit."""
+    import shutil
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    probe = ["results/runs/full/kaggle-holdout/x.json", "results/runs/full/patient-kfold-figshare-cheng/x.json"]
+    ignored = subprocess.run(["git", "check-ignore", *probe], cwd=repo, capture_output=True, text=True).stdout.split()
+    assert ignored == []
+    assert subprocess.run(["git", "check-ignore", "-q", "runs/x.pt"], cwd=repo).returncode == 0  # runs/ stays out

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from brainlib import transforms
 from brainlib.transforms import intensity_augment, to_model_input
 
 
@@ -82,3 +84,28 @@ def test_contrast_remap_makes_non_monotone_curves():
     steps = y[:, 0, 0, 1:] - y[:, 0, 0, :-1]
     monotone = (steps >= -1e-6).all(dim=1)
     assert monotone.any() and (~monotone).any()  # both kinds of curve are drawn
+
+
+def test_match_histograms_equalises_brightness():
+    rng = np.random.default_rng(0)
+    dark = np.zeros((2, 32, 32), np.uint8)
+    dark[:, 8:24, 8:24] = rng.integers(20, 60, (2, 16, 16))
+    bright = dark.copy()
+    bright[:, 8:24, 8:24] += 150
+    reference = np.bincount(rng.integers(90, 140, 5000), minlength=256)
+    out = transforms.match_histograms(torch.from_numpy(np.concatenate([dark, bright])), reference).numpy()
+    head = out[:, 8:24, 8:24]
+    assert abs(head[:2].mean() - head[2:].mean()) < 2 and 90 <= head.mean() <= 140
+    assert (out[:, :8] == 0).all()  # background untouched
+
+
+def test_standardize_intensity_equalises_mean_and_std():
+    rng = np.random.default_rng(0)
+    imgs = np.zeros((2, 32, 32), np.uint8)
+    imgs[0, 8:24, 8:24] = rng.integers(20, 60, (16, 16))
+    imgs[1, 8:24, 8:24] = rng.integers(120, 250, (16, 16))
+    out = transforms.standardize_intensity(torch.from_numpy(imgs), mean=100, std=20).numpy().astype(float)
+    for img in out:
+        v = img[8:24, 8:24]
+        assert abs(v.mean() - 100) < 1.5 and abs(v.std() - 20) < 1.5
+    assert (out[:, :8] == 0).all()
