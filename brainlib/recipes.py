@@ -122,6 +122,35 @@ RECIPES: dict[str, Recipe] = {
             "fastnet_quick.pt",
             "quick recipe",
         ),
+        Recipe(
+            "probe",
+            "linear probe: EfficientNet-Lite0 pretrained on ImageNet, frozen; only a new head trains (160 px)",
+            TrainConfig(
+                model="efficientnet_lite0",
+                model_kwargs={"input_size": 160},
+                lr=3e-3,
+                epochs=6,
+                tta=True,
+                train_layers="head",
+            ),
+            "transfer_probe.pt",
+            "linear probe (ImageNet features)",
+        ),
+        Recipe(
+            "transfer",
+            "fine-tuning: EfficientNet-Lite0 pretrained on ImageNet, chosen on validation (ablation.transfer_grid)",
+            TrainConfig(
+                model="efficientnet_lite0",
+                model_kwargs={"input_size": 160},
+                lr=1e-3,
+                epochs=8,
+                tta=True,
+                train_layers="top",
+                head_warmup=1,
+            ),
+            "transfer.pt",
+            "transfer (EfficientNet-Lite0, fine-tuned)",
+        ),
     )
 }
 DEFAULT = "robust"  # `brainlib train`, `evaluate`, `predict` and `crossval` without --recipe

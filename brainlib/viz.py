@@ -472,6 +472,6 @@ def filter_rows(rows: dict, columns: int = 16, save: str | None = None):
                 ax.imshow(w[k], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
         axes[r][0].set_title(name, loc="left", fontsize=10)
     fig.suptitle("First-layer filters, one colour scale per filter (red positive, blue negative)", fontsize=11)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.03, top=0.82, wspace=0.12, hspace=0.55)
     save_figure(fig, save)
     return fig

@@ -149,3 +149,12 @@ def test_fine_tuning_fields_at_their_defaults_leave_every_earlier_key_unchanged(
     assert probe.as_dict()["train_layers"] == "head" and recipes.config_hash(probe) != recipes.config_hash(cfg)
     with pytest.raises(ValueError, match="unknown train_layers"):
         engine.set_trainable(build_model("fastnet"), "middle")
+
+
+def test_training_throughput_is_measured_with_the_layers_that_train(monkeypatch, single_torch_thread):
+    cfg = TrainConfig(model="efficientnet_lite0", model_kwargs={"input_size": 64}, train_layers="head", batch_size=4)
+    seen, real = [], engine.set_trainable
+    monkeypatch.setattr(engine, "set_trainable", lambda m, layers: (seen.append(layers), real(m, layers)))
+    assert engine.training_throughput(cfg, batches=2) > 0
+    assert engine.training_throughput(dataclasses.replace(cfg, train_layers="all", head_warmup=1), batches=2) > 0
+    assert seen == ["head", "all"]  # after the warm-up epoch
