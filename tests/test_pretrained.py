@@ -139,7 +139,8 @@ def test_head_warmup_then_all_layers_with_a_lower_backbone_learning_rate(single_
 
     monkeypatch.setattr(engine, "set_trainable", spy)
     engine.train(cfg, _tiny_set(), _tiny_set(seed=1), progress=False, device="cpu")
-    assert seen == [("head", False, True), ("all", True, True)]
+    assert seen[:2] == [("head", False, True), ("all", True, True)]  # epoch 1, epoch 2
+    assert seen[2:] == [("all", True, True)]  # the returned model: every parameter trainable again
 
 
 def test_fine_tuning_fields_at_their_defaults_leave_every_earlier_key_unchanged():
