@@ -4,9 +4,16 @@ Each recipe runs in its own child process (so peak memory is its own), trains wi
 settings on the same group-aware train/validation split, and is evaluated on the official Testing
 split and its leak-free subset. Writes results/benchmark.csv and figures/benchmark.png.
 
-    python benchmarks/benchmark.py                 # both recipes, full profile
-    python benchmarks/benchmark.py --save-models   # also write each recipe's own checkpoint (models/ in the full
-                                                   # profile on real data, runs/ otherwise)
+The benchmark is a study like the others: each recipe's run is one record of the one result cache
+(brainlib.studies, protocol kaggle-holdout, 2 torch threads), holding its per-epoch times, inference speed
+and peak memory beside its accuracies, so a rerun redraws the table and the figure from the committed
+records instead of retraining. Its times are those of the machine that trained it (the record says which);
+--force retrains, to time this machine.
+
+    python benchmarks/benchmark.py                 # both recipes, full profile (from the cache when there)
+    python benchmarks/benchmark.py --force         # retrain both here (back to back: the ratio is the number)
+    python benchmarks/benchmark.py --save-models   # retrain and also write each recipe's own checkpoint (models/
+                                                   # in the full profile on real data, runs/ otherwise)
 
 A smoke-profile or synthetic run writes its table under results/<profile>/ (or results/synthetic/), never over
 the committed results/benchmark.csv.
@@ -15,6 +22,7 @@ the committed results/benchmark.csv.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
@@ -28,12 +36,41 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from brainlib import config, engine, evaluation, recipes, studies  # noqa: E402
+from brainlib import config, engine, evaluation, recipes, studies, sweep  # noqa: E402
 from brainlib.data import is_synthetic  # noqa: E402
 from brainlib.models import build_model, count_parameters  # noqa: E402
 
 COMPARED = ("seed", recipes.DEFAULT)  # the published recipe and the default
 TARGETS = (0.75, 0.90)  # time-to-accuracy: training seconds until validation accuracy first reaches each
+THREADS = 2  # torch threads per run (fixed: part of every record's key)
+EVALUATION = "benchmark: per-epoch times, inference speed, peak memory"  # what a record holds beyond the protocol
+RECORD_FIELDS = ("history", "train_images_per_s", "inference_images_per_s", "test_accuracy", "leak_free_accuracy")
+
+
+def run_key(name: str) -> str:
+    """The recipe's benchmark run in the one result cache: its configuration on the data and split it trains on."""
+    profile = config.get_profile()
+    cfg = recipes.train_config(name)
+    data = evaluation.prepare_data(evaluation.model_size(cfg), profile=profile)
+    fingerprint, split = evaluation.holdout_identity(data)
+    cfg = dataclasses.replace(cfg, synthetic=data.synthetic)
+    return studies.run_key(cfg, studies.KAGGLE_HOLDOUT, fingerprint, split, profile.name, THREADS, EVALUATION)
+
+
+def cached_or_run(name: str, save: bool, force: bool) -> dict:
+    """The recipe's record from the cache, or trained now (``force`` or ``save``: always) and stored."""
+    profile = config.get_profile().name
+    cache = studies.ResultCache()
+    key = run_key(name)
+    if not (force or save):
+        record = cache.get(studies.KAGGLE_HOLDOUT, profile, key, RECORD_FIELDS)
+        if record is not None:
+            return {**record, "cached": True}
+    cache.check_writable(studies.KAGGLE_HOLDOUT, profile)  # refused before anything trains
+    with sweep.torch_threads(THREADS):
+        record = {"key": key, "config": recipes.train_config(name).as_dict(), "threads": THREADS, **run_one(name, save)}
+    cache.put(studies.KAGGLE_HOLDOUT, profile, f"benchmark-{name}", record)
+    return {**record, "cached": False}
 
 
 def run_one(name: str, save: bool) -> dict:
@@ -78,6 +115,7 @@ def run_one(name: str, save: bool) -> dict:
         "leak_free_n": result["leak_free"]["n"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "torch_threads": torch.get_num_threads(),
+        "environment": result["environment"],
         "history": result["history"],
     }
 
@@ -118,29 +156,36 @@ def plot(rows: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", nargs="+", default=list(COMPARED), choices=list(recipes.RECIPES))
-    parser.add_argument("--save-models", action="store_true", help="write each recipe's checkpoint (see above)")
+    parser.add_argument("--save-models", action="store_true", help="retrain and write each recipe's checkpoint")
+    parser.add_argument("--force", action="store_true", help="retrain even when the cache holds the run")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child mode: run one recipe, print JSON
+    parser.add_argument("--results-dir", help=argparse.SUPPRESS)  # child mode: the parent's results folder
     args = parser.parse_args()
     if args.one:
-        print("BENCHMARK-JSON " + json.dumps(run_one(args.one, args.save_models)))
+        if args.results_dir:
+            config.RESULTS_DIR = Path(args.results_dir)
+        print("BENCHMARK-JSON " + json.dumps(cached_or_run(args.one, args.save_models, args.force)))
         return
     rows = []
     for name in args.recipes:
-        cmd = [sys.executable, __file__, "--one", name] + (["--save-models"] if args.save_models else [])
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        cmd = [sys.executable, __file__, "--one", name, "--results-dir", str(config.RESULTS_DIR)]
+        cmd += ["--save-models"] * args.save_models + ["--force"] * args.force
+        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout  # stderr: the child's own
         row = json.loads(out.split("BENCHMARK-JSON ", 1)[1])
         print(
-            f"{name}: {row['train_images_per_s']:.0f} img/s train, {row['train_seconds'] / 60:.1f} min, "
-            f"official {row['test_accuracy']:.4f}, leak-free {row['leak_free_accuracy']:.4f}",
+            f"{name} ({'cached' if row['cached'] else 'trained now'}): {row['train_images_per_s']:.0f} img/s "
+            f"train, {row['train_seconds'] / 60:.1f} min, official {row['test_accuracy']:.4f}, "
+            f"leak-free {row['leak_free_accuracy']:.4f}",
             flush=True,
         )
         rows.append(row)
+    shown = ("key", "config", "environment", "history", "cached")
     table = pd.DataFrame(
         [
             {
                 k: (" – ".join(f"{x:.4f}" for x in v) if k.endswith("_ci95") else v)
                 for k, v in r.items()
-                if k != "history"
+                if k not in shown
             }
             for r in rows
         ]

@@ -134,7 +134,7 @@ def test_both_parts_of_the_robustness_study_run_in_the_smoke_profile(kaggle_root
 
 
 @pytest.mark.slow
-def test_the_benchmark_script_runs_on_synthetic_data_and_writes_its_own_table(kaggle_root, monkeypatch):
+def test_the_benchmark_script_runs_on_synthetic_data_and_writes_its_own_table(kaggle_root, monkeypatch, capsys):
     import runpy
 
     monkeypatch.setenv("BRAINLIB_PROFILE", "smoke")
@@ -142,10 +142,20 @@ def test_the_benchmark_script_runs_on_synthetic_data_and_writes_its_own_table(ka
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     committed = REPO / "results" / "benchmark.csv"
     before = committed.read_bytes() if committed.exists() else None
+    cached_before = sorted((REPO / "results" / "runs").rglob("*.json"))
     monkeypatch.setattr(sys, "argv", ["benchmark.py", "--recipes", "quick"])
     runpy.run_path(str(REPO / "benchmarks" / "benchmark.py"), run_name="__main__")
-    assert (config.RESULTS_DIR / "synthetic" / "benchmark.csv").exists()  # the test's results folder, not the repo's
+    table = config.RESULTS_DIR / "synthetic" / "benchmark.csv"
+    assert table.exists()  # the test's results folder, not the repo's
+    first = table.read_text()
+    records = list((config.RESULTS_DIR / "runs" / "smoke" / "kaggle-holdout").glob("benchmark-quick-*.json"))
+    assert len(records) == 1  # the run is a record of the one result cache (the test's, not the repo's)
+    assert json.loads(records[0].read_text())["history"]
+    runpy.run_path(str(REPO / "benchmarks" / "benchmark.py"), run_name="__main__")  # again: from the cache
+    assert "quick (cached)" in capsys.readouterr().out
+    assert table.read_text() == first
     assert (committed.read_bytes() if committed.exists() else None) == before
+    assert sorted((REPO / "results" / "runs").rglob("*.json")) == cached_before
 
 
 def test_the_full_profile_result_cache_is_committed_not_git_ignored():
