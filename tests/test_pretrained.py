@@ -26,28 +26,43 @@ def no_weights_package(monkeypatch):
 
 def test_every_pretrained_tensor_is_loaded_and_every_backbone_tensor_comes_from_the_file():
     source = torch.load(pretrained.weights_file(), map_location="cpu", weights_only=True)
-    source = {k: v for k, v in source.items() if not k.endswith("num_batches_tracked")}
-    mapped = {pretrained.timm_key(k): v for k, v in source.items()}
-    assert len(mapped) == len(source)  # the key map is one-to-one
     net = pretrained.imagenet_backbone(True)
-    state = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
-    assert set(state) == set(mapped)
-    assert all(torch.equal(state[k], mapped[k]) for k in state)
+    state = net.state_dict()
+    assert set(state) == set(source)  # strict: nothing missing, nothing left over
+    assert all(torch.equal(state[k], source[k]) for k in state)
     model = build_model("efficientnet_lite0")  # pretrained by default
     inside = dict(model.features.named_parameters())
     assert torch.equal(inside["1.weight"], source["_conv_stem.weight"])  # after GrayToRGB
-    assert sum(p.numel() for p in model.features.parameters()) == sum(
-        v.numel() for k, v in mapped.items() if not k.startswith("classifier") and "running" not in k
-    )
+    last = model.stages[-1][-1]  # the last block of the last stage
+    assert torch.equal(last._project_conv.weight, source["_blocks.15._project_conv.weight"])
+    backbone = {k: v for k, v in source.items() if not k.startswith("_fc") and "running" not in k and "num_batches" not in k}
+    assert sum(p.numel() for p in model.features.parameters()) == sum(v.numel() for v in backbone.values())
+    assert all(m.momentum == pretrained.BN_MOMENTUM for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
 
 
-def test_key_map_gives_the_original_implementations_outputs():
-    original = pytest.importorskip("efficientnet_lite_pytorch")  # a dev dependency: make env installs it
-    ref = original.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(pretrained.weights_file()))
+def test_the_backbone_gives_the_original_implementations_outputs():
+    from efficientnet_lite_pytorch import EfficientNet
+
+    ref = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(pretrained.weights_file()))
     net = pretrained.imagenet_backbone(True)
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        assert torch.allclose(ref.eval()(x), net.eval()(x), atol=1e-4)
+        assert torch.allclose(ref.eval()(x), net.eval()(x), atol=1e-5)
+    model = build_model("efficientnet_lite0", input_size=224).eval()
+    with torch.no_grad():  # the brainlib model's features are the backbone's (gray repeated as RGB)
+        gray = x[:, :1]
+        assert torch.allclose(model.features(gray), net.extract_features(gray.expand(-1, 3, -1, -1)), atol=1e-5)
+
+
+def test_prediction_does_not_import_torchvision():
+    import subprocess
+
+    code = (
+        "import sys; from brainlib.models import build_model; "
+        "build_model('efficientnet_lite0', input_size=64, pretrained=False); "
+        "assert 'torchvision' not in sys.modules and 'timm' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_the_brainlib_model_contract_is_kept():
@@ -112,7 +127,7 @@ def test_frozen_layers_keep_their_weights_and_batch_norm_statistics(layers, sing
     assert any(k.startswith("classifier") for k in changed)
     stem = [k for k in before if k.startswith("features.1.") or k.startswith("features.2.")]
     assert not changed & set(stem)  # the stem and its batch norm (weights and running statistics) stay
-    last = [k for k in before if k.startswith("features.9.")]  # the last stage
+    last = [k for k in before if k.startswith("features.10.")]  # the last stage
     assert bool(changed & set(last)) == (layers == "top")
 
 
