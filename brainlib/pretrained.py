@@ -106,7 +106,15 @@ class EfficientNetLite(nn.Module):
         first = [BrainNorm()] if input_norm == "brain" else []
         self.stages = stages(net)  # where Grad-CAM looks (brainlib.explain.target_layer)
         self.features = nn.Sequential(
-            *first, GrayToRGB(), net._conv_stem, net._bn0, nn.ReLU6(), *self.stages, net._conv_head, net._bn1, nn.ReLU6()
+            *first,
+            GrayToRGB(),
+            net._conv_stem,
+            net._bn0,
+            nn.ReLU6(),  # the stem
+            *self.stages,
+            net._conv_head,
+            net._bn1,
+            nn.ReLU6(),  # the 1×1 head convolution
         )
         self.classifier = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(net._fc.in_features, num_classes)

@@ -35,7 +35,8 @@ def test_every_pretrained_tensor_is_loaded_and_every_backbone_tensor_comes_from_
     assert torch.equal(inside["1.weight"], source["_conv_stem.weight"])  # after GrayToRGB
     last = model.stages[-1][-1]  # the last block of the last stage
     assert torch.equal(last._project_conv.weight, source["_blocks.15._project_conv.weight"])
-    backbone = {k: v for k, v in source.items() if not k.startswith("_fc") and "running" not in k and "num_batches" not in k}
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    backbone = {k: v for k, v in source.items() if not k.startswith("_fc") and not k.endswith(buffers)}
     assert sum(p.numel() for p in model.features.parameters()) == sum(v.numel() for v in backbone.values())
     assert all(m.momentum == pretrained.BN_MOMENTUM for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
 
