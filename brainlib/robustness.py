@@ -183,9 +183,50 @@ def table(write: bool = True) -> pd.DataFrame:
     return t
 
 
+def missing_parts(t: pd.DataFrame) -> list[str]:
+    """The variants of the table without a selection score (a Kaggle or figshare part not cached)."""
+    scores = t["selection score (%)"] if "selection score (%)" in t else pd.Series(np.nan, index=t.index)
+    return [str(v) for v, s in zip(t["variant"], scores) if pd.isna(s)]
+
+
 def selected(t: pd.DataFrame | None = None) -> str | None:
-    """The variant the selection rule picks from the table (None when no variant has both parts)."""
+    """The variant the selection rule picks from the table; None — the study refuses to select — while any variant
+    lacks a part (:func:`missing_parts`): a choice among the variants that happen to be run is no choice."""
     t = table(write=False) if t is None else t
-    if "selection score (%)" not in t or t["selection score (%)"].isna().all():
+    if missing_parts(t):
         return None
     return str(t.loc[t["selection score (%)"].idxmax(), "variant"])
+
+
+# ----------------------------------------------------------------------------- pre-registration
+PREREGISTRATION = "preregistration.md"  # in results/: the committed rule of the multi-seed selection
+STUDY = "preregistered selection"  # the ``study`` field of every run that registration governs
+
+
+def registered_at(path: Path | None = None):
+    """The registration time stated in the pre-registration file (its ``Registered:`` line), as an aware datetime."""
+    import re
+    from datetime import datetime
+
+    path = path or config.RESULTS_DIR / PREREGISTRATION
+    m = re.search(r"^Registered: (\S+Z)", path.read_text(encoding="utf-8"), re.MULTILINE)
+    if not m:
+        raise ValueError(f"{path} states no 'Registered: <UTC time>Z' line")
+    return datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+
+
+def registration_problems(records: list[dict], registered) -> list[str]:
+    """Why ``records`` break the registration: a run of the governed study (``study`` == :data:`STUDY`) with no
+    creation time or one before ``registered``. Empty when every governed run came after the rule."""
+    from datetime import datetime
+
+    problems = []
+    for r in records:
+        if r.get("study") != STUDY:
+            continue
+        created = r.get("created")
+        if created is None:
+            problems.append(f"{r.get('key')}: a governed run without a creation time")
+        elif datetime.fromisoformat(created) <= registered:
+            problems.append(f"{r.get('key')}: made {created}, before the registration ({registered.isoformat()})")
+    return problems

@@ -107,7 +107,11 @@ class ResultCache:
         return None
 
     def put(self, protocol: str, profile: str, label: str, record: dict) -> Path:
-        """Store ``record`` (which holds its ``key``) atomically; returns its path."""
+        """Store ``record`` (which holds its ``key``) atomically, stamped with when it was made (``created``, UTC,
+        unless it has one: what a pre-registration's dates are checked against); returns its path."""
+        from datetime import datetime, timezone
+
+        record.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
         path = self.path(protocol, profile, label, record["key"])
         atomic_write_text(path, json.dumps(record))
         return path

@@ -42,14 +42,27 @@ def test_robustness_selection_uses_training_data_only(monkeypatch):
 
     monkeypatch.setenv("BRAINLIB_PROFILE", "full")
     # "fast" scores best on every test view, "mri+brainnorm" on validation: the rule must pick the latter
-    fake_study(monkeypatch, {"fast": (0.95, 0.999, 0.90, 0.99), "mri+brainnorm": (0.97, 0.90, 0.91, 0.80)})
+    scores = {name: (0.93, 0.95, 0.88, 0.90) for name in robustness.VARIANTS}
+    scores.update({"fast": (0.95, 0.999, 0.90, 0.99), "mri+brainnorm": (0.97, 0.90, 0.91, 0.80)})
+    fake_study(monkeypatch, scores)
     t = robustness.table()
     assert robustness.table_path().exists()
+    assert robustness.missing_parts(t) == []
     assert robustness.selected(t) == "mri+brainnorm"
     row = t.set_index("variant").loc["mri+brainnorm"]
     assert row["selection score (%)"] == pytest.approx(94.0)
     assert row["figshare mean (%)"] == pytest.approx(80.0) and row["official (%)"] == pytest.approx(90.0)
-    assert t.set_index("variant")["selection score (%)"].notna().sum() == 2  # only variants with both parts
+
+
+def test_the_study_refuses_to_select_while_a_variant_lacks_a_part(monkeypatch):
+    from brainlib import robustness
+
+    monkeypatch.setenv("BRAINLIB_PROFILE", "full")
+    scores = {name: (0.93, 0.95, 0.88, 0.90) for name in robustness.VARIANTS if name != "brainnorm wide"}
+    fake_study(monkeypatch, scores)
+    t = robustness.table(write=False)
+    assert robustness.missing_parts(t) == ["brainnorm wide"]
+    assert robustness.selected(t) is None
 
 
 def test_a_variant_with_an_incomplete_figshare_part_is_no_candidate(monkeypatch):
