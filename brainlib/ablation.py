@@ -18,6 +18,8 @@ from brainlib.evaluation import PreparedData, holdout_identity, model_size, prep
 
 ABLATION_SIZE = 112  # the ablation protocol's input size (half the seed's 224, so it fits a CPU budget)
 THREADS = 1  # torch threads per run: fixed, so that a rerun reproduces every cached run bit for bit
+# Grids run at another fixed thread count (the transfer search: two, so that each run fits brainlib train's budget).
+GRID_THREADS = {"transfer_grid": 2}
 
 
 @dataclass(frozen=True)

@@ -486,7 +486,7 @@ def cmd_ablation(args) -> int:
         progress=not args.json,
         workers=args.workers,
         scheduler=args.scheduler,
-        threads=args.threads,
+        threads=args.threads or ablation.GRID_THREADS.get(GRIDS[args.grid]),
     )
     summary = ablation.ablation_summary(runs)
     seconds = round(time.perf_counter() - t0, 2)

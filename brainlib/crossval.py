@@ -445,10 +445,14 @@ def pointing_summary(records: list[dict], tolerance: float = POINTING_TOLERANCE)
 
 
 def folds_table(summaries: dict[str, dict]) -> pd.DataFrame:
-    """Per-fold accuracy (%) of several models side by side, with mean ± std rows."""
+    """Per-fold accuracy (%) of several models side by side (a fold run with several seeds: the mean over its
+    seeds), with mean ± std rows (over every run: folds × seeds)."""
     cols = {}
     for name, s in summaries.items():
-        cols[name] = {f"fold {f['fold']} (n={f['n']})": 100 * f["accuracy"] for f in s["folds"]}
+        runs: dict[str, list[float]] = {}
+        for f in s["folds"]:
+            runs.setdefault(f"fold {f['fold']} (n={f['n']})", []).append(100 * f["accuracy"])
+        cols[name] = {fold: float(np.mean(acc)) for fold, acc in runs.items()}
     table = pd.DataFrame(cols)
     table.loc["mean"] = [100 * s["mean_accuracy"] for s in summaries.values()]
     table.loc["std"] = [100 * s["std_accuracy"] for s in summaries.values()]

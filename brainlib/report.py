@@ -7,7 +7,7 @@ import pandas as pd
 
 from brainlib import recipes
 
-HEADLINE_RECIPES = ("robust", "fast", "seed")  # the rows of the headline table, in order
+HEADLINE_RECIPES = ("robust", "fast", "seed", "transfer")  # the rows of the headline table, in order
 
 
 def headline_row(

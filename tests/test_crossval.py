@@ -189,3 +189,18 @@ def test_repeated_crossval_trains_every_fold_per_seed_and_summarizes_over_seeds(
         train=False,
     )
     assert [r["key"] for r in single] == [r["key"] for r in recs[:2]]  # seed 0 is the recipe's own run
+
+
+def test_the_folds_table_shows_a_folds_mean_over_its_seeds():
+    summary = {
+        "folds": [
+            {"fold": 1, "n": 10, "accuracy": 0.8},
+            {"fold": 1, "n": 10, "accuracy": 0.9},
+            {"fold": 2, "n": 5, "accuracy": 0.7},
+        ],
+        "mean_accuracy": 0.8,
+        "std_accuracy": 0.1,
+    }
+    t = crossval.folds_table({"m": summary})
+    assert t.loc["fold 1 (n=10)", "m"] == 85.0 and t.loc["fold 2 (n=5)", "m"] == 70.0
+    assert t.loc["mean", "m"] == 80.0
