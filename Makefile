@@ -7,7 +7,7 @@ STAMP := $(VENV)/.brainlib-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 SOLUTIONS := $(sort $(wildcard notebooks/solutions/[0-9][0-9]_*_solutions.ipynb))
 
-.PHONY: env data test unit quick nbtest lint format constraints workbook clean-cache colab browser-test
+.PHONY: env data test unit quick nbtest lint format constraints workbook clean-cache colab browser-test readme
 
 env: $(STAMP)
 
@@ -60,6 +60,10 @@ nbtest: $(STAMP)
 	  done; \
 	  BRAINLIB_PROFILE=smoke $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env $(NOTEBOOKS) $(SOLUTIONS); \
 	fi
+
+# The README's result tables rendered from results/ (a test fails when they disagree).
+readme: $(STAMP)
+	$(BIN)/python -m brainlib.readme
 
 # ruff's linter and its formatter (check only: `make format` rewrites); also run by pre-commit.
 lint: $(STAMP)

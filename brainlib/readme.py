@@ -1,0 +1,89 @@
+"""The README's result tables, rendered from the committed results files, so that no number in them is typed by
+hand: ``make readme`` rewrites every marked block, and a test fails when a block and its results file disagree.
+
+A block is the text between ``<!-- results:NAME -->`` and ``<!-- /results -->``; :data:`BLOCKS` maps each NAME to
+the function that renders it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from brainlib import config, datasets, recipes
+
+README = config.PROJ_ROOT / "README.md"
+
+
+def headline(results: Path | None = None) -> str:
+    """The headline table from ``results/headline.csv`` (written by notebooks 06 and 07): Kaggle official and
+    leak-free Testing, figshare patient-level, TCGA-LGG AUROC per sequence; the default recipe in bold."""
+    t = pd.read_csv((results or config.RESULTS_DIR) / "headline.csv")
+    default = recipes.get(recipes.DEFAULT).display
+    lines = [
+        "| recipe | Kaggle official Testing | Kaggle leak-free Testing | new patients: figshare-cheng, 5 folds "
+        "| another hospital: TCGA-LGG AUROC, FLAIR · T1 · T1 + contrast |",  # datasets.TCGA_SEQUENCES, in order
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for _, r in t.iterrows():
+        cells = [
+            r["recipe"],
+            f"{r['Kaggle official (%)']:.1f} %",
+            f"{r['Kaggle leak-free (%)']:.1f} %",
+            f"{r['figshare patient-level (%)']} %",
+        ]
+        if r["recipe"] == default:
+            cells = [f"**{c}**" for c in cells]
+        auroc = " · ".join(f"{r[f'TCGA-LGG AUROC {s}']:.2f}" for s in datasets.TCGA_SEQUENCES)
+        lines.append("| " + " | ".join([*cells, auroc]) + " |")
+    return "\n".join(lines)
+
+
+BLOCKS = {"headline": headline}
+_BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /results -->)", re.DOTALL)
+
+
+def render(text: str, results: Path | None = None) -> str:
+    """``text`` with every marked block rendered afresh from the results files (an unknown block name is an
+    error)."""
+
+    def block(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in BLOCKS:
+            raise KeyError(f"README block {name!r} has no renderer; known: {', '.join(BLOCKS)}")
+        return m.group(1) + BLOCKS[name](results) + m.group(4)
+
+    return _BLOCK.sub(block, text)
+
+
+def stale_blocks(text: str, results: Path | None = None) -> list[str]:
+    """The names of the blocks of ``text`` that differ from their results files."""
+    fresh = {m.group("name"): m.group("body") for m in _BLOCK.finditer(render(text, results))}
+    return [m.group("name") for m in _BLOCK.finditer(text) if m.group("body") != fresh[m.group("name")]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Render the README's result tables from results/.")
+    parser.add_argument("--check", action="store_true", help="only report stale tables (exit 1 if any)")
+    args = parser.parse_args(argv)
+    text = README.read_text(encoding="utf-8")
+    if args.check:
+        stale = stale_blocks(text)
+        for name in stale:
+            print(f"README table {name!r} disagrees with its results file: run make readme", file=sys.stderr)
+        return 1 if stale else 0
+    new = render(text)
+    if new != text:
+        from brainlib.files import atomic_write_text
+
+        atomic_write_text(README, new)
+    print(f"README: {len(_BLOCK.findall(text))} table(s) rendered from results/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
