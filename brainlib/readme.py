@@ -43,7 +43,24 @@ def headline(results: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"headline": headline}
+def testing_subsets(results: Path | None = None) -> str:
+    """Accuracy of each shipped checkpoint on official, leak-free and stricter Testing and on the Testing tumor
+    images of each source, from ``results/testing_subsets.csv`` (``python -m brainlib.sources``)."""
+    t = pd.read_csv((results or config.RESULTS_DIR) / "testing_subsets.csv")
+    views = ["official", "leak-free", "stricter"]
+    srcs = [c[: -len(" (%)")] for c in t.columns if c.startswith("tumor images from") and c.endswith(" (%)")]
+    first = t.iloc[0]
+    head = [f"{v} (n = {int(first[f'{v} n'])}), 95 % CI" for v in views]
+    head += [f"{s} (n = {int(first[f'{s} n'])})" for s in srcs]
+    lines = ["| recipe | " + " | ".join(head) + " |", "| --- |" + " ---: |" * len(head)]
+    for _, r in t.iterrows():
+        cells = [f"{r[f'{v} (%)']:.1f} % ({r[f'{v} 95% CI']})" for v in views]
+        cells += [f"{r[f'{s} (%)']:.1f} %" for s in srcs]
+        lines.append(f"| {r['recipe']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+BLOCKS = {"headline": headline, "testing-subsets": testing_subsets}
 _BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /results -->)", re.DOTALL)
 
 

@@ -83,9 +83,11 @@ def testing_subsets(train: ImageSet, test: ImageSet, figshare: datasets.LabeledI
 
 def kaggle_images():
     """Kaggle Training and Testing and the figshare slices, all decoded at 224 px (what the hashes need)."""
-    from brainlib.data import load_split
-
-    return load_split("Training", 224), load_split("Testing", 224), datasets.load("figshare-cheng", 224)
+    return (
+        datasets.load_split("Training", 224),
+        datasets.load_split("Testing", 224),
+        datasets.load("figshare-cheng", 224),
+    )
 
 
 def source_table(views: dict) -> pd.DataFrame:

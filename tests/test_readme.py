@@ -21,7 +21,8 @@ def test_the_committed_readme_tables_agree_with_their_results_files():
 
 
 def test_a_changed_result_makes_the_readme_stale(tmp_path):
-    shutil.copy(RESULTS / "headline.csv", tmp_path / "headline.csv")
+    for name in ("headline.csv", "testing_subsets.csv"):
+        shutil.copy(RESULTS / name, tmp_path / name)
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     csv = (tmp_path / "headline.csv").read_text()
     (tmp_path / "headline.csv").write_text(csv.replace("98.3219", "97.3219"))
@@ -32,3 +33,20 @@ def test_a_changed_result_makes_the_readme_stale(tmp_path):
 def test_an_unknown_block_is_an_error():
     with pytest.raises(KeyError, match="no renderer"):
         readme.render("<!-- results:nope -->\nx\n<!-- /results -->\n", RESULTS)
+
+
+def test_the_patients_and_sources_prose_agrees_with_the_sources_file():
+    import pandas as pd
+
+    t = pd.read_csv(RESULTS / "kaggle_sources.csv")
+    test = t[t["split"] == "Testing"]
+    lf_tumor = test[test["leak_free"] & (test["label"] != "notumor")]
+    figshare = lf_tumor[lf_tumor["source"] == "figshare (Cheng et al.)"]
+    dropped = int((test["leak_free"] & ~test["stricter"]).sum())
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    sentence = (
+        f"Of the {len(lf_tumor)} leak-free tumor images, {len(figshare)} are\nfigshare slices and {dropped} of those "
+        f"have such a neighbour in Training, so the stricter subset keeps {int(test['stricter'].sum())} images."
+    )
+    assert sentence in text
+    assert int(test["stricter"].sum()) == int(test["leak_free"].sum()) - dropped
