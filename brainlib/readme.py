@@ -60,7 +60,18 @@ def testing_subsets(results: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"headline": headline, "testing-subsets": testing_subsets}
+def dumb_control(results: Path | None = None) -> str:
+    """The dumb control's accuracy on the three views of Testing, from ``results/dumb_control.csv``."""
+    t = pd.read_csv((results or config.RESULTS_DIR) / "dumb_control.csv")
+    views = ["official", "leak-free", "stricter"]
+    lines = ["| classifier that sees no tumor | " + " | ".join(f"{v} Testing" for v in views) + " |"]
+    lines.append("| --- |" + " ---: |" * len(views))
+    for _, r in t.iterrows():
+        lines.append(f"| {r['control']} | " + " | ".join(f"{r[f'{v} (%)']:.1f} %" for v in views) + " |")
+    return "\n".join(lines)
+
+
+BLOCKS = {"headline": headline, "testing-subsets": testing_subsets, "dumb-control": dumb_control}
 _BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /results -->)", re.DOTALL)
 
 

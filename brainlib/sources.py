@@ -130,7 +130,7 @@ def subset_report(names=("robust", "fast", "seed", "transfer"), views: dict | No
 
 
 def main() -> None:
-    """Write results/kaggle_sources.csv and results/testing_subsets.csv (real data, full profile)."""
+    """Write results/kaggle_sources.csv, results/testing_subsets.csv and results/dumb_control.csv (real data)."""
     from brainlib import audit, config, studies
     from brainlib.data import is_synthetic
 
@@ -141,7 +141,67 @@ def main() -> None:
     report = subset_report(views=views)
     path = studies.write_table(report.round(4), "testing_subsets.csv", synthetic=synthetic)
     print(report.round(2).to_string())
+    control = dumb_control(views)
+    studies.write_table(control.round(4), "dumb_control.csv", synthetic=synthetic)
+    print(control.round(2).to_string())
     print(f"written: {path} and {config.results_file('kaggle_sources.csv', synthetic=synthetic)}")
+
+
+# ----------------------------------------------------------------------------- the dumb control
+BORDER = 16  # px of the 224-px image's frame the border control sees (the brain is inside it on almost every slice)
+
+
+def image_statistics(images: np.ndarray) -> np.ndarray:
+    """A handful of whole-image statistics per image (uint8 N×H×W): mean, standard deviation, seven percentiles,
+    the fractions of near-black and near-white pixels."""
+    x = images.reshape(len(images), -1).astype(np.float32)
+    pct = np.percentile(x, [1, 5, 25, 50, 75, 95, 99], axis=1).T
+    return np.column_stack([x.mean(1), x.std(1), pct, (x < 10).mean(1), (x > 245).mean(1)])
+
+
+def border_pixels(images: np.ndarray, width: int = BORDER) -> np.ndarray:
+    """Only the image's frame, ``width`` px wide, averaged over 8×8-px blocks: the four strips side by side, one
+    feature per block. The centre, where the tumors are, is out of view; the frame itself often holds background
+    text, skull or the edge of the head (a block brighter than gray level 40 in three images of four)."""
+    x = images.astype(np.float32)
+    strips = [
+        x[:, :width, :],
+        x[:, -width:, :],
+        x[:, :, :width].transpose(0, 2, 1),
+        x[:, :, -width:].transpose(0, 2, 1),
+    ]
+    n, w, h = len(x), width // 8, x.shape[-1] // 8
+    return np.concatenate([s.reshape(n, w, 8, h, 8).mean((2, 4)).reshape(n, -1) for s in strips], axis=1)
+
+
+def dumb_control(views: dict | None = None, seed: int = 0) -> pd.DataFrame:
+    """How far classifiers that cannot see a tumor get: gradient-boosted trees on :func:`image_statistics` and on
+    :func:`border_pixels`, trained on Kaggle Training, scored on official, leak-free and stricter Testing (beside
+    the majority class). What they reach is the shortcut budget of the 4-class accuracy."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from brainlib import audit
+
+    train, test, figshare = kaggle_images()
+    if views is None:
+        views = testing_subsets(train, test, figshare, audit.leak_free_mask(test, train))
+    xtr, xte = train.images.numpy(), test.images.numpy()
+    ytr, yte = train.labels.numpy(), test.labels.numpy()
+    majority = np.bincount(ytr).argmax()
+    controls = {
+        "majority class of Training": np.full(len(yte), majority),
+    }
+    for name, features in (("image statistics (11 numbers)", image_statistics), ("border only", border_pixels)):
+        model = HistGradientBoostingClassifier(random_state=seed).fit(features(xtr), ytr)
+        controls[f"{name}"] = model.predict(features(xte))
+    rows = []
+    for name, pred in controls.items():
+        row = {"control": name}
+        for view in ("official", "leak-free", "stricter"):
+            m = views[view]
+            row[f"{view} (%)"] = 100 * float((pred[m] == yte[m]).mean())
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("control")
 
 
 if __name__ == "__main__":

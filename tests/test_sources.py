@@ -68,3 +68,14 @@ def test_a_testing_slice_with_a_training_neighbour_of_its_patient_is_dropped():
     assert sources.neighbour_in_training(test, train, window=1).tolist() == [True, False, False, True, False]
     test.loc[0, "fold"] = 2  # another fold is another patient
     assert not sources.neighbour_in_training(test, train, window=3)[0]
+
+
+def test_the_border_control_sees_only_the_frame():
+    img = np.zeros((2, 224, 224), dtype=np.uint8)
+    img[1, 16:-16, 16:-16] = 255  # a bright centre: invisible to the border control
+    b = sources.border_pixels(img)
+    assert b.shape == (2, 4 * 2 * 28) and np.array_equal(b[0], b[1])
+    img[1, :8, :8] = 80
+    assert sources.border_pixels(img)[1].max() == 80
+    stats = sources.image_statistics(img)
+    assert stats.shape == (2, 11) and stats[1, 0] > stats[0, 0]  # whole-image statistics do see the centre
