@@ -201,6 +201,7 @@ def run_crossval(
     model: str | None = None,
     train: bool = True,
     seeds: list[int] | None = None,
+    study: str | None = None,
 ) -> list[dict]:
     """Every requested fold's record (see :func:`run_fold`), from the cache or trained now; with ``seeds``, every
     fold once per seed (repeated cross-validation: the records of seed 0, then seed 1, ...; default: the recipe's
@@ -213,6 +214,7 @@ def run_crossval(
     Missing folds train in this process, on ``workers`` local processes, or on the Dask cluster at
     ``scheduler``, each with ``threads`` torch threads (default :data:`THREADS`: part of the key, so a cached fold
     is reused only at the thread count it was trained with). ``train=False`` returns the cached folds only.
+    ``study``: stored in every fold trained now (which study's rule governs it; cached folds keep theirs).
     Records live in the one result cache (:class:`brainlib.studies.ResultCache`, root ``cache_dir``)."""
     profile = profile or config.get_profile()
     spec = datasets.get(dataset)
@@ -273,6 +275,7 @@ def run_crossval(
                     "fingerprint": fingerprint,
                     "progress": progress and not parallel,
                     "threads": threads,
+                    "study": study,
                 }
             )
         records.append(record)
@@ -337,6 +340,8 @@ def _fold_job(job: dict) -> dict:
     with sweep.torch_threads(job["threads"]):
         record = run_fold(cfg, data, job["fold"], job["key"], progress=job["progress"])
     record.update({"recipe": job["name"], "profile": job["profile"].name, "data_fingerprint": job["fingerprint"]})
+    if job.get("study"):
+        record["study"] = job["study"]  # the study whose rule governs this run (e.g. a pre-registration)
     label = f"{job['name']}-fold{job['fold']}" + (f"-seed{cfg.seed}" if cfg.seed else "")
     job["cache"].put(protocol(job["dataset"]), job["profile"].name, label, record)
     return record

@@ -77,6 +77,8 @@ VARIANTS: dict[str, tuple[str, str, engine.TrainConfig]] = {
 
 
 THREADS = 2  # torch threads per Kaggle run (fixed: part of the key)
+PREREGISTRATION = "preregistration.md"  # in results/: the committed rule of the multi-seed selection
+STUDY = "preregistered selection"  # the ``study`` field of every run that registration governs
 EVALUATION = "calibrated, flip TTA on and off, external tcga-lgg"  # what a record holds beyond the hold-out protocol
 
 
@@ -125,6 +127,7 @@ def kaggle_part(name: str, cfg: engine.TrainConfig, train: bool = True, threads:
         "tcga": {seq: {k: float(v) for k, v in row.items()} for seq, row in tcga.iterrows()},
         "threads": threads,
         "environment": result["environment"],
+        "study": STUDY,  # every variant run from now on is governed by results/preregistration.md
     }
     cache.put(studies.KAGGLE_HOLDOUT, profile, f"robustness-{slug(name)}", record)
     return record
@@ -132,8 +135,9 @@ def kaggle_part(name: str, cfg: engine.TrainConfig, train: bool = True, threads:
 
 def figshare_part(name: str, cfg: engine.TrainConfig, train: bool = True) -> list[dict]:
     """The variant's five patient-level folds on figshare-cheng, through cross-validation's cached runner (a run
-    the cross-validation study already has is not trained again)."""
-    return crossval.run_crossval("figshare-cheng", slug(name), cfg=cfg, train=train, progress=train)
+    the cross-validation study already has is not trained again; a fold trained now is marked as governed by the
+    pre-registration)."""
+    return crossval.run_crossval("figshare-cheng", slug(name), cfg=cfg, train=train, progress=train, study=STUDY)
 
 
 def row(name: str) -> dict:
@@ -199,8 +203,6 @@ def selected(t: pd.DataFrame | None = None) -> str | None:
 
 
 # ----------------------------------------------------------------------------- pre-registration
-PREREGISTRATION = "preregistration.md"  # in results/: the committed rule of the multi-seed selection
-STUDY = "preregistered selection"  # the ``study`` field of every run that registration governs
 
 
 def registered_at(path: Path | None = None):

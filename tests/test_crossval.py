@@ -204,3 +204,13 @@ def test_the_folds_table_shows_a_folds_mean_over_its_seeds():
     t = crossval.folds_table({"m": summary})
     assert t.loc["fold 1 (n=10)", "m"] == 85.0 and t.loc["fold 2 (n=5)", "m"] == 70.0
     assert t.loc["mean", "m"] == 80.0
+
+
+def test_a_fold_trained_for_a_study_records_it_and_a_cached_one_keeps_its_own(figshare_root, tmp_path):
+    profile = config.get_profile("smoke")
+    cache = tmp_path / "cv"
+    kw = dict(root=figshare_root, profile=profile, cache_dir=cache, progress=False)
+    plain = crossval.run_crossval("figshare-cheng", "robust", [1], **kw)
+    governed = crossval.run_crossval("figshare-cheng", "robust", [1, 2], study="a registered study", **kw)
+    assert "study" not in plain[0] and "study" not in governed[0]  # fold 1 came from the cache
+    assert governed[1]["study"] == "a registered study" and "created" in governed[1]
