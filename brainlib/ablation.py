@@ -197,6 +197,7 @@ def run_ablation(
     workers: int = 1,
     scheduler: str | None = None,
     threads: int | None = None,
+    study: str | None = None,
 ) -> pd.DataFrame:
     """Train every variant × seed (``seeds``: a count, or a list of seeds) that is not cached yet; return
     one row per run.
@@ -209,7 +210,7 @@ def run_ablation(
 
     ``workers`` > 1 trains the missing runs on that many local processes; ``scheduler`` (a Dask scheduler
     address) sends them to a Dask cluster instead. ``threads``: torch threads per run (default :data:`THREADS`;
-    part of the key).
+    part of the key). ``study``: stored in every record trained now (which study's rule governs it).
     """
     profile = profile or config.get_profile()
     variants = variants if variants is not None else ablation_grid()
@@ -223,12 +224,7 @@ def run_ablation(
     jobs, slots = [], []
     for v in variants:
         for seed in seed_list:
-            cfg = dataclasses.replace(v.cfg, seed=seed)
-            if profile.epochs is not None:
-                cfg = dataclasses.replace(cfg, epochs=profile.epochs)
-            d = data[model_size(cfg)]
-            cfg = dataclasses.replace(cfg, synthetic=d.synthetic)
-            key = _run_key(cfg, d, profile, threads)
+            cfg, d, key = _keyed(v, seed, data, profile, threads)
             cached = cache.get(studies.KAGGLE_HOLDOUT, profile.name, key, RECORD_FIELDS) if not force else None
             if cached is None:
                 slots.append(len(rows))
@@ -242,6 +238,7 @@ def run_ablation(
                         "root": None if root is None else str(root),
                         "profile": profile,
                         "threads": threads,
+                        "study": study,
                     }
                 )
             rows.append(None if cached is None else {**cached, "variant": v.name, "group": v.group})
@@ -267,6 +264,33 @@ def run_ablation(
     return pd.DataFrame(rows)
 
 
+def _keyed(v: Variant, seed: int, data: dict, profile: config.Profile, threads: int):
+    """A variant's run at ``seed``: its configuration as trained, its prepared data (from ``data``: size → data)
+    and its key in the result cache."""
+    cfg = dataclasses.replace(v.cfg, seed=seed)
+    if profile.epochs is not None:
+        cfg = dataclasses.replace(cfg, epochs=profile.epochs)
+    d = data[model_size(cfg)]
+    cfg = dataclasses.replace(cfg, synthetic=d.synthetic)
+    return cfg, d, _run_key(cfg, d, profile, threads)
+
+
+def cached_run(
+    v: Variant,
+    seed: int,
+    threads: int | None = None,
+    root: str | os.PathLike | None = None,
+    profile: config.Profile | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> dict | None:
+    """The cached record of one run of ``v`` at ``seed`` (None when it has not been run); trains nothing."""
+    profile = profile or config.get_profile()
+    size = model_size(v.cfg)
+    _, _, key = _keyed(v, seed, {size: prepare_data(size, root, profile)}, profile, threads or THREADS)
+    record = studies.ResultCache(cache_dir).get(studies.KAGGLE_HOLDOUT, profile.name, key, RECORD_FIELDS)
+    return None if record is None else {**record, "variant": v.name, "group": v.group}
+
+
 RECORD_FIELDS = ("seed", "val_acc", "official_acc", "leak_free_acc", "predictions", "labels", "leak_free", "history")
 _PREPARED: dict[tuple, PreparedData] = {}  # prepared data per (size, root, profile), in this process
 
@@ -290,6 +314,8 @@ def _ablation_job(job: dict) -> dict:
     d = _prepared_for(job)
     with sweep.torch_threads(job["threads"]):
         record = _ablation_run(Variant(job["name"], job["group"], cfg), cfg, d, job["key"])
+    if job.get("study"):
+        record["study"] = job["study"]
     job["cache"].put(studies.KAGGLE_HOLDOUT, job["profile"].name, f"{job['name']}-seed{cfg.seed}", record)
     return record
 

@@ -95,9 +95,14 @@ def _kaggle_key(cfg: engine.TrainConfig, profile: str, threads: int = THREADS) -
     return studies.run_key(cfg, studies.KAGGLE_HOLDOUT, fingerprint, split, profile, threads, EVALUATION)
 
 
-def kaggle_part(name: str, cfg: engine.TrainConfig, train: bool = True, threads: int = THREADS) -> dict | None:
+def kaggle_part(
+    name: str, cfg: engine.TrainConfig, train: bool = True, threads: int = THREADS, seed: int | None = None
+) -> dict | None:
     """Train on Kaggle, score Testing (official, leak-free, with and without flip TTA) and TCGA-LGG; cached in
-    the one result cache (``train=False``: the cached record or None)."""
+    the one result cache (``train=False``: the cached record or None). ``seed`` replaces the recipe's seed (the
+    record then also keeps every Testing prediction, for the stricter subset and per-source views)."""
+    if seed is not None:
+        cfg = dataclasses.replace(cfg, seed=seed)
     profile = config.get_profile().name
     key = _kaggle_key(cfg, profile, threads)
     cache = studies.ResultCache()
@@ -108,6 +113,7 @@ def kaggle_part(name: str, cfg: engine.TrainConfig, train: bool = True, threads:
         ckpt = Path(tmp) / "model.pt"
         result = evaluation.train_and_evaluate(cfg, ckpt, progress=False)
         no_tta = evaluation.evaluate_checkpoint(ckpt, tta=False)
+        testing = evaluation.checkpoint_predictions(ckpt)
         tcga = external.auroc_by_sequence(external.predict_external(ckpt).table)
     record = {
         "key": key,
@@ -128,16 +134,26 @@ def kaggle_part(name: str, cfg: engine.TrainConfig, train: bool = True, threads:
         "threads": threads,
         "environment": result["environment"],
         "study": STUDY,  # every variant run from now on is governed by results/preregistration.md
+        # Testing, image by image (official order), so that any subset can be scored later
+        "predictions": testing.predicted.tolist(),
+        "labels": testing.labels.tolist(),
+        "leak_free_mask": testing.leak_free.tolist(),
     }
-    cache.put(studies.KAGGLE_HOLDOUT, profile, f"robustness-{slug(name)}", record)
+    label = f"robustness-{slug(name)}" + (f"-seed{cfg.seed}" if cfg.seed else "")
+    cache.put(studies.KAGGLE_HOLDOUT, profile, label, record)
     return record
 
 
-def figshare_part(name: str, cfg: engine.TrainConfig, train: bool = True) -> list[dict]:
-    """The variant's five patient-level folds on figshare-cheng, through cross-validation's cached runner (a run
-    the cross-validation study already has is not trained again; a fold trained now is marked as governed by the
-    pre-registration)."""
-    return crossval.run_crossval("figshare-cheng", slug(name), cfg=cfg, train=train, progress=train, study=STUDY)
+def figshare_part(name: str, cfg: engine.TrainConfig | None, train: bool = True, seed: int | None = None) -> list[dict]:
+    """The candidate's five patient-level folds on figshare-cheng (at ``seed``, default the recipe's), through
+    cross-validation's cached runner (a run the cross-validation study already has is not trained again; a fold
+    trained now is marked as governed by the pre-registration). ``transfer`` (``cfg`` None) is the recipe's own
+    cross-validation."""
+    seeds = None if seed is None else [seed]
+    label = "transfer" if name == "transfer" else slug(name)
+    return crossval.run_crossval(
+        "figshare-cheng", label, cfg=cfg, train=train, progress=train, study=STUDY, seeds=seeds
+    )
 
 
 def row(name: str) -> dict:
@@ -232,3 +248,116 @@ def registration_problems(records: list[dict], registered) -> list[str]:
         elif datetime.fromisoformat(created) <= registered:
             problems.append(f"{r.get('key')}: made {created}, before the registration ({registered.isoformat()})")
     return problems
+
+
+# ----------------------------------------------------------------------------- the pre-registered selection
+
+CANDIDATES = (*VARIANTS, "transfer")  # results/preregistration.md: the eight variants and the transfer recipe
+SEEDS = (0, 1, 2)  # screening at the first, confirmation at all three
+INCUMBENT = "brainnorm"  # the default (recipe ``robust``) when the registration was made: a tie keeps it
+FIGSHARE_ITERATIONS = (1, 2, 3, 4, 5)
+
+
+def transfer_kaggle(seed: int, train: bool = False) -> dict | None:
+    """The transfer candidate's Kaggle part at ``seed``: the transfer search's run of the shipped recipe (seed 0,
+    ``models/transfer.pt``) or the same run at another seed, from the result cache (``train=True`` trains it, marked
+    as governed by the pre-registration)."""
+    from brainlib import ablation
+
+    v = next(v for v in ablation.transfer_grid() if v.cfg.train_layers == recipes.train_config("transfer").train_layers)
+    threads = ablation.GRID_THREADS["transfer_grid"]
+    if train:
+        runs = ablation.run_ablation([v], seeds=[seed], threads=threads, progress=True, study=STUDY)
+        return runs.iloc[0].to_dict()
+    return ablation.cached_run(v, seed, threads)
+
+
+def candidate_parts(name: str, seed: int) -> dict:
+    """What the rule needs of one candidate at one seed, from the cache: Kaggle validation accuracy (None while
+    not run) and, per figshare iteration (its test fold), the validation-fold and test-fold accuracy."""
+    cfg = None if name == "transfer" else VARIANTS[name][2]
+    k = transfer_kaggle(seed) if name == "transfer" else kaggle_part(name, cfg, train=False, seed=seed)
+    folds = figshare_part(name, cfg, train=False, seed=seed)
+    return {
+        "kaggle_val": None if k is None else float(k["val_acc"]),
+        "figshare_val": {int(r["fold"]): float(r["val_acc"]) for r in folds},
+        "figshare_test": {int(r["fold"]): float(r["accuracy"]) for r in folds},
+    }
+
+
+def selection_score(part: dict | None, iteration: int | None = None) -> float | None:
+    """The registered score (%): mean of the Kaggle validation accuracy and the mean figshare validation-fold
+    accuracy over the five iterations (``iteration``: that iteration's validation fold only, the nested view that
+    keeps its test fold out of the choice); None while a part is missing."""
+    if part is None or part.get("kaggle_val") is None:
+        return None
+    val = part.get("figshare_val", {})
+    if iteration is not None:
+        if iteration not in val:
+            return None
+        fig = val[iteration]
+    elif len(val) < len(FIGSHARE_ITERATIONS):
+        return None
+    else:
+        fig = float(np.mean([val[k] for k in FIGSHARE_ITERATIONS]))
+    return 100 * (part["kaggle_val"] + fig) / 2
+
+
+def apply_rule(parts: dict, iteration: int | None = None) -> dict:
+    """The registered rule on ``parts`` ((candidate, seed) → :func:`candidate_parts`): screening at seed 0, the
+    two best confirmed at every seed, a difference claimed only when all seeds of one beat all of the other, else
+    the incumbent stays. ``selected`` is None — the study refuses — while a part the rule needs is missing
+    (listed in ``missing``)."""
+    screening = {c: selection_score(parts.get((c, SEEDS[0])), iteration) for c in CANDIDATES}
+    out = {"screening": screening, "finalists": [], "confirmation": {}, "claimed": False, "selected": None}
+    out["missing"] = [f"{c} (seed {SEEDS[0]})" for c, v in screening.items() if v is None]
+    if out["missing"]:
+        return out
+    finalists = sorted(CANDIDATES, key=lambda c: -screening[c])[:2]  # ties: registration order
+    conf = {c: [selection_score(parts.get((c, s)), iteration) for s in SEEDS] for c in finalists}
+    out["finalists"], out["confirmation"] = finalists, conf
+    out["missing"] = [f"{c} (seed {s})" for c in finalists for s, v in zip(SEEDS, conf[c]) if v is None]
+    if out["missing"]:
+        return out
+    best, other = sorted(finalists, key=lambda c: -float(np.mean(conf[c])))
+    out["claimed"] = min(conf[best]) > max(conf[other])
+    out["selected"] = best if out["claimed"] else INCUMBENT
+    return out
+
+
+def nested_estimate(parts: dict) -> pd.DataFrame:
+    """Per figshare test fold *k*: the candidate the rule picks from iteration *k*'s validation fold only and its
+    test accuracy on fold *k* (mean over :data:`SEEDS`; NaN while the picked candidate lacks a seed there)."""
+    rows = []
+    for k in FIGSHARE_ITERATIONS:
+        r = apply_rule(parts, iteration=k)
+        sel = r["selected"]
+        tests = [parts.get((sel, s), {}).get("figshare_test", {}).get(k) for s in SEEDS] if sel else []
+        acc = 100 * float(np.mean(tests)) if tests and None not in tests else np.nan
+        rows.append({"test fold": k, "selected": sel, "claimed": r["claimed"], "test accuracy (%)": acc})
+    return pd.DataFrame(rows)
+
+
+def selection_scores(parts: dict) -> pd.DataFrame:
+    """Every cached selection score: one row per candidate, one column per seed (NaN: not run)."""
+    t = pd.DataFrame(
+        {f"seed {s}": [selection_score(parts.get((c, s))) for c in CANDIDATES] for s in SEEDS},
+        index=CANDIDATES,
+        dtype=float,
+    )
+    t.index.name = "candidate"
+    return t
+
+
+def preregistered_selection(write: bool = True) -> dict:
+    """The registered selection on the cached runs: the rule's decision, every score, the nested estimate;
+    written to ``results/selection_scores.csv`` (full profile, real data)."""
+    parts = {(c, s): candidate_parts(c, s) for c in CANDIDATES for s in SEEDS}
+    out = apply_rule(parts)
+    out["scores"] = selection_scores(parts)
+    out["nested"] = nested_estimate(parts)
+    if write:
+        from brainlib.data import is_synthetic
+
+        studies.write_table(out["scores"].round(4), "selection_scores.csv", synthetic=is_synthetic())
+    return out

@@ -87,6 +87,11 @@ def test_run_ablation_caches_and_forces(ablation_root, tmp_path, monkeypatch):
     )
     assert calls == []  # everything came from the cache
     pd.testing.assert_frame_equal(again, runs)
+    base = _tiny_grid()[0]
+    kw = {"root": synthetic_root, "profile": smoke, "cache_dir": tmp_path}
+    assert ablation.cached_run(base, 1, **kw)["key"] == runs.iloc[1]["key"]  # looked up, not trained
+    assert ablation.cached_run(base, 7, **kw) is None and calls == []
+    assert "study" not in runs.iloc[0] or pd.isna(runs.iloc[0]["study"])
 
     changed = _tiny_grid()
     changed[1] = dataclasses.replace(changed[1], cfg=dataclasses.replace(changed[1].cfg, lr=3e-3))

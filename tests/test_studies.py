@@ -131,6 +131,13 @@ def test_both_parts_of_the_robustness_study_run_in_the_smoke_profile(kaggle_root
     assert [f["fold"] for f in folds] == [1, 2, 3, 4, 5]
     assert len(robustness.figshare_part(name, cfg, train=False)) == 5
     assert crossval.summarize(folds)["recipe"] == "fast"
+    # another seed: its own records, governed by the pre-registration, Testing kept image by image
+    other = robustness.kaggle_part(name, cfg, seed=1)
+    assert other["config"]["seed"] == 1 and other["key"] != record["key"] and other["study"] == robustness.STUDY
+    assert len(other["predictions"]) == len(other["labels"]) == len(other["leak_free_mask"])
+    assert np.mean(np.array(other["predictions"]) == np.array(other["labels"])) == pytest.approx(other["official"])
+    seed1 = robustness.figshare_part(name, cfg, seed=1)
+    assert [f["config"]["seed"] for f in seed1] == [1] * 5 and all(f["study"] == robustness.STUDY for f in seed1)
 
 
 @pytest.mark.slow
