@@ -29,7 +29,8 @@ THREADS = 2  # torch threads per fold: fixed, so that a rerun reproduces every c
 
 CAM_EXAMPLES = 3  # hits and misses kept per fold for figures
 CAM_EXAMPLE_SIZE = 32
-POINTING_TOLERANCE = 15 / 224  # the pointing game's usual 15-pixel tolerance (Zhang et al. 2016), at 224 px
+POINTING_PIXELS = 15  # the pointing game's usual tolerance (Zhang et al. 2016): 15 px of the original image
+POINTING_TOLERANCE = 15 / 224  # the relative view: 15/224 of the image side (34 px of a 512-px original)
 
 
 def cv_recipe(recipe: str, num_classes: int, model: str | None = None) -> engine.TrainConfig:
@@ -405,15 +406,23 @@ def _seed(record: dict) -> int:
     return int(record.get("config", {}).get("seed", 0))
 
 
-def pointing_summary(records: list[dict], tolerance: float = POINTING_TOLERANCE) -> dict:
+def pointing_summary(
+    records: list[dict], tolerance: float = POINTING_TOLERANCE, original_size: int | None = None
+) -> dict:
     """Pointing game over the correctly classified test images of all folds: the share whose CAM maximum
-    lies inside the tumor box, the share within ``tolerance`` (fraction of the image size) of it, and the
-    mean CAM energy inside the box — for Grad-CAM at the last stage, at the stage before it, and for the
-    centred and training-box priors (no model)."""
+    lies inside the tumor box, the share within :data:`POINTING_PIXELS` px of the original image of it (the
+    usual pointing game; ``original_size``: the originals' side, default the dataset's), the share within
+    ``tolerance`` (a fraction of the image side: the relative view), and the mean CAM energy inside the box —
+    for Grad-CAM at the last stage, at the stage before it, and for the centred and training-box priors."""
     correct = np.concatenate([np.asarray(r["predictions"]) == np.asarray(r["labels"]) for r in records])
     boxes = np.concatenate([np.asarray(r["pointing"]["boxes"], float).reshape(-1, 4) for r in records])
+    if original_size is None and records:
+        original_size = datasets.get(records[0]["dataset"]).original_size
+    pixel_tolerance = POINTING_PIXELS / original_size if original_size else float("nan")
     out = {
         "images": int(correct.sum()),
+        "original_size": original_size,
+        "tolerance_15px": pixel_tolerance,
         "tolerance": tolerance,
         "cam_size": records[0]["pointing"]["cam_size"] if records else None,
         "cam_size_fine": records[0]["pointing"]["cam_size_fine"] if records else None,
@@ -434,6 +443,7 @@ def pointing_summary(records: list[dict], tolerance: float = POINTING_TOLERANCE)
         energy = np.concatenate([r["pointing"][energy_key] for r in records])[correct]
         out[label] = {
             "hit_rate": float((dist == 0).mean()) if len(dist) else float("nan"),
+            "hit_rate_15px": float((dist <= pixel_tolerance).mean()) if len(dist) else float("nan"),
             "hit_rate_tolerant": float((dist <= tolerance).mean()) if len(dist) else float("nan"),
             "energy_in_box": float(energy.mean()) if len(energy) else float("nan"),
         }

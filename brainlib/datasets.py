@@ -41,6 +41,8 @@ class DatasetSpec:
     role: str  # what the workbook uses it for
     citation: str
     groups: str | None = None
+    original_size: int | None = None  # side (px) of the original images where all share one (the pointing game's
+    # tolerance is 15 px of it); None where they differ
 
     def root(self, override: str | os.PathLike | None = None) -> Path:
         """``override``, else ``$<env_var>``, else ``data/<folder>`` in the project."""
@@ -251,6 +253,7 @@ DATASETS: dict[str, DatasetSpec] = {
         role="patient-level benchmark: the authors' 5 folds, train on 4, test on the 5th",
         groups="fold",
         citation="J. Cheng et al., PLoS ONE 10(10): e0140381, 2015; figshare article 1512427 (CC BY 4.0)",
+        original_size=512,
     ),
     "tcga-lgg": DatasetSpec(
         name="tcga-lgg",
@@ -262,6 +265,7 @@ DATASETS: dict[str, DatasetSpec] = {
         role="external test only: never trained on, never used to choose anything",
         groups="patient",
         citation="M. Buda, A. Saha, M. A. Mazurowski, Computers in Biology and Medicine 109, 2019",
+        original_size=256,
     ),
 }
 

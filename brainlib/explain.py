@@ -140,6 +140,58 @@ def training_statistics(cfg, train_set, steps: int = 60) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# ----------------------------------------------------------------------------- sanity check
+SANITY_SCOPES = {"classifier": "the classifier head", "all": "every layer"}
+
+
+def randomized_copy(model: ClassifierModel, scope: str = "all", seed: int = 0) -> ClassifierModel:
+    """A copy of ``model`` with the weights of ``scope`` (:data:`SANITY_SCOPES`) drawn afresh from their
+    initialisation (``reset_parameters``), the rest unchanged."""
+    import copy
+
+    if scope not in SANITY_SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; choose one of {', '.join(SANITY_SCOPES)}")
+    twin = copy.deepcopy(model)
+    torch.manual_seed(seed)
+    part = twin if scope == "all" else twin.classifier
+    for m in part.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    return twin.eval()
+
+
+def sanity_check(model: ClassifierModel, images_uint8: torch.Tensor, classes, seed: int = 0) -> pd.DataFrame:
+    """The model-randomisation test of Adebayo et al. (2018): Grad-CAM maps of the trained model against those of
+    the same network with its classifier head, then every layer, re-initialised. A method that explains the model
+    must give different maps; maps that survive randomisation show the architecture or the image, not what was
+    learned. Per scope: the median Spearman rank correlation of the maps (pixel by pixel, per image), the share of
+    images with correlation below 0.5, and the share whose peak moved by more than a tenth of the image side."""
+    import warnings
+
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    base = gradcam_maps(model, images_uint8, classes)
+    rows = []
+    for scope, label in SANITY_SCOPES.items():
+        maps = gradcam_maps(randomized_copy(model, scope, seed), images_uint8, classes)
+        with warnings.catch_warnings():  # a constant map (no gradient) correlates with nothing: counted as 0
+            warnings.simplefilter("ignore")
+            rho = np.array([spearmanr(a.ravel(), b.ravel()).statistic for a, b in zip(base, maps)])
+        rho = np.nan_to_num(rho, nan=0.0)
+        moved = np.linalg.norm(peaks(base) - peaks(maps), axis=1) > 0.1
+        rows.append(
+            {
+                "randomised": label,
+                "images": len(base),
+                "median rank correlation": float(np.median(rho)),
+                "share below 0.5": float((rho < 0.5).mean()),
+                "share with the peak moved": float(moved.mean()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("randomised")
+
+
 # ----------------------------------------------------------------------------- localisation geometry
 PRIOR_SIGMA = 0.25  # centred Gaussian prior: standard deviation as a fraction of the image size
 
@@ -154,13 +206,18 @@ def box_masks(table: pd.DataFrame, size: int) -> np.ndarray:
     return masks
 
 
-def pointing(heatmaps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per image: whether the heat map's maximum lies inside the mask (pointing game), and the share of
-    the heat map's total energy inside the mask."""
+def pointing(heatmaps: np.ndarray, masks: np.ndarray, tolerance: float = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: whether the heat map's maximum lies inside the mask, or within ``tolerance`` pixels of it
+    (pointing game), and the share of the heat map's total energy inside the mask."""
+    from scipy.ndimage import distance_transform_edt
+
     n = len(heatmaps)
     flat = heatmaps.reshape(n, -1)
     peak = flat.argmax(1)
     hit = masks.reshape(n, -1)[np.arange(n), peak]
+    if tolerance > 0:  # distance from the peak pixel to the nearest mask pixel
+        far = np.array([distance_transform_edt(~m).reshape(-1)[p] if m.any() else np.inf for m, p in zip(masks, peak)])
+        hit = far <= tolerance
     total = flat.sum(1)
     inside = (flat * masks.reshape(n, -1)).sum(1)
     energy = np.divide(inside, total, out=np.zeros(n), where=total > 0)

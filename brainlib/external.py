@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from brainlib import config, datasets, engine
 from brainlib.data import load_image
@@ -106,6 +106,44 @@ def auroc_by_sequence(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) ->
     return pd.DataFrame(rows).set_index("sequence")
 
 
+CLINICAL_SPECIFICITY = 0.90  # the clinical view's operating point: 90 % of tumor-free slices pass
+
+
+def clinical_view(table: pd.DataFrame, specificity: float = CLINICAL_SPECIFICITY) -> pd.DataFrame:
+    """The external test as a clinician would read it, per sequence (genuine images of patients with both
+    slices, as :func:`auroc_by_sequence`): with the model's own call (any tumor class vs no tumor) its sensitivity,
+    specificity and the tumors it misses; the sensitivity it would have at ``specificity`` (the best point of the
+    ROC curve whose false-positive rate is at most 1 − ``specificity``: a description of the curve, no threshold
+    is chosen for the model); and the calibration error (ECE, 10 bins) of P(tumor) = 1 − P(notumor) for the
+    tumor-vs-no-tumor question."""
+    from brainlib.metrics import calibration
+
+    rows = []
+    for seq in datasets.TCGA_SEQUENCES:
+        t = table[(table["sequence"] == seq) & ~table["repeats_flair"]]
+        t = t[t.groupby("patient")["kind"].transform("nunique") == 2]
+        if t.empty:
+            continue
+        y = t["tumor"].to_numpy(int)
+        p_tumor = 1 - t["p_notumor"].to_numpy(float)
+        called = (t["predicted"] != "notumor").to_numpy()
+        fpr, tpr, _ = roc_curve(y, p_tumor)
+        ece, _ = calibration(np.stack([1 - p_tumor, p_tumor], 1), y)
+        rows.append(
+            {
+                "sequence": seq,
+                "tumor slices": int(y.sum()),
+                "tumor-free slices": int((1 - y).sum()),
+                "sensitivity": float(called[y == 1].mean()),
+                "specificity": float((~called[y == 0]).mean()),
+                "missed tumors": int((~called[y == 1]).sum()),
+                f"sensitivity at {specificity:.0%} specificity": float(tpr[fpr <= 1 - specificity].max()),
+                "ECE (tumor vs no tumor)": ece,
+            }
+        )
+    return pd.DataFrame(rows).set_index("sequence")
+
+
 def predicted_distribution(table: pd.DataFrame) -> pd.DataFrame:
     """Counts of each predicted class per sequence and slice kind (genuine images only)."""
     t = table[~table["repeats_flair"]]
@@ -131,8 +169,10 @@ def tumor_targets(rows: pd.DataFrame, target: str | None = None) -> list[int]:
 
 def mask_pointing(preds: ExternalPredictions, target: str | None = None) -> pd.DataFrame:
     """Grad-CAM on every genuine tumor slice against its tumor mask, per sequence: the pointing-game hit
-    rate, the CAM energy inside the mask, and the same for a centred prior (no model). The CAM is of
-    ``target``, or (None) of the tumor class the model finds most probable for that slice."""
+    rate (peak inside the mask, and within 15 px of the 256-px original of it: the usual pointing game), the CAM
+    energy inside the mask, and the same for a centred prior (no model). The CAM is of ``target``, or (None) of
+    the tumor class the model finds most probable for that slice."""
+    from brainlib.crossval import POINTING_PIXELS
     from brainlib.explain import centred_prior, gradcam_maps, pointing
 
     t = preds.table
@@ -145,15 +185,21 @@ def mask_pointing(preds: ExternalPredictions, target: str | None = None) -> pd.D
             continue
         masks = mask_arrays(preds, idx)
         cams = gradcam_maps(preds.model, preds.data.images.images[idx], tumor_targets(t.iloc[idx], target))
+        tolerance = POINTING_PIXELS * masks.shape[-1] / datasets.get("tcga-lgg").original_size  # px at this size
         hit, energy = pointing(cams, masks)
-        p_hit, p_energy = pointing(np.broadcast_to(centred_prior(masks.shape[-1]), masks.shape), masks)
+        near, _ = pointing(cams, masks, tolerance)
+        prior = np.broadcast_to(centred_prior(masks.shape[-1]), masks.shape)
+        p_hit, p_energy = pointing(prior, masks)
+        p_near, _ = pointing(prior, masks, tolerance)
         rows.append(
             {
                 "sequence": seq,
                 "tumor slices": len(idx),
                 "Grad-CAM hit rate": float(hit.mean()),
+                "Grad-CAM within 15 px": float(near.mean()),
                 "Grad-CAM energy in mask": float(energy.mean()),
                 "centred prior hit rate": float(p_hit.mean()),
+                "centred prior within 15 px": float(p_near.mean()),
                 "centred prior energy in mask": float(p_energy.mean()),
                 "mask share of image": float(masks.mean()),
             }

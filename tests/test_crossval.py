@@ -214,3 +214,22 @@ def test_a_fold_trained_for_a_study_records_it_and_a_cached_one_keeps_its_own(fi
     governed = crossval.run_crossval("figshare-cheng", "robust", [1, 2], study="a registered study", **kw)
     assert "study" not in plain[0] and "study" not in governed[0]  # fold 1 came from the cache
     assert governed[1]["study"] == "a registered study" and "created" in governed[1]
+
+
+def test_pointing_summary_counts_15_pixels_of_the_original_and_the_relative_view():
+    """Three correct images with a peak 0, 20 and 30 px (of a 512-px original) right of their box: inside for the
+    first; within 15 px of the original for the first only; within 15/224 of the side (34 px) for all three."""
+    box = [0.5, 0.5, 0.2, 0.2]  # x 0.4-0.6
+    peaks = [[0.5, 0.5], [0.5, 0.6 + 20 / 512], [0.5, 0.6 + 30 / 512]]
+    p = {"boxes": [box] * 3, "peak": peaks, "energy": [0.5] * 3, "cam_size": 5, "cam_size_fine": 10}
+    p |= {"peak_fine": peaks, "energy_fine": [0.5] * 3}
+    p |= {"centre_prior_peak": [0.5, 0.5], "centre_prior_energy": [0.1] * 3}
+    p |= {"box_prior_peak": [0.5, 0.5], "box_prior_energy": [0.1] * 3}
+    record = {"dataset": "figshare-cheng", "fold": 1, "labels": [0, 1, 2], "predictions": [0, 1, 2], "pointing": p}
+    s = crossval.pointing_summary([record])
+    assert s["original_size"] == 512 and s["tolerance_15px"] == pytest.approx(15 / 512)
+    g = s["gradcam"]
+    assert g["hit_rate"] == pytest.approx(1 / 3) and g["hit_rate_15px"] == pytest.approx(1 / 3)
+    assert g["hit_rate_tolerant"] == pytest.approx(1.0)
+    s = crossval.pointing_summary([record], original_size=128)  # 15 px of 128: 0.117 of the side
+    assert s["gradcam"]["hit_rate_15px"] == pytest.approx(1.0)

@@ -48,3 +48,38 @@ def test_box_masks_and_centred_prior():
     assert m.sum() == 16 and m[0:4, 2:6].all()
     prior = explain.centred_prior(9)
     assert np.unravel_index(prior.argmax(), prior.shape) == (4, 4)
+
+
+def test_pointing_with_a_tolerance_counts_peaks_near_the_mask():
+    maps = np.zeros((2, 20, 20))
+    maps[0, 10, 14] = 1.0  # 4 px right of the mask pixel
+    maps[1, 0, 0] = 1.0  # far away
+    masks = np.zeros((2, 20, 20), bool)
+    masks[:, 10, 10] = True
+    assert explain.pointing(maps, masks)[0].tolist() == [False, False]
+    assert explain.pointing(maps, masks, tolerance=3.9)[0].tolist() == [False, False]
+    assert explain.pointing(maps, masks, tolerance=4)[0].tolist() == [True, False]
+
+
+def test_gradcam_sanity_check_sees_randomised_weights():
+    """The model-randomisation test: a trained-looking model's maps against re-initialised copies; the copies'
+    weights differ where the scope says, and the table reports every scope."""
+    import torch
+
+    from brainlib import config
+    from brainlib.models import build_model
+
+    config.seed_everything(0)
+    model = build_model("fastnet", input_size=32).eval()
+    head = explain.randomized_copy(model, "classifier", seed=1)
+    every = explain.randomized_copy(model, "all", seed=1)
+    same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))  # noqa: E731
+    assert same(model.features, head.features) and not same(model.classifier, head.classifier)
+    assert not same(model.features, every.features)
+    with pytest.raises(ValueError, match="unknown scope"):
+        explain.randomized_copy(model, "middle")
+    images = torch.randint(0, 256, (6, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    t = explain.sanity_check(model, images, [0, 1, 2, 3, 0, 1])
+    assert list(t.index) == list(explain.SANITY_SCOPES.values()) and (t["images"] == 6).all()
+    assert ((t["median rank correlation"] >= -1) & (t["median rank correlation"] <= 1)).all()
+    assert t.loc["every layer", "median rank correlation"] < 0.99  # new weights, new maps

@@ -43,3 +43,23 @@ def test_patient_bootstrap_resamples_patients():
     )
     auc, lo, hi = external.patient_bootstrap_auroc(t, n_boot=200)
     assert auc == pytest.approx(8 / 9) and lo <= auc <= hi
+
+
+def test_clinical_view_counts_missed_tumors_and_reads_the_roc_curve():
+    """Ten patients with a tumor and a tumor-free slice: P(tumor) ranks nine tumors above every tumor-free slice,
+    one tumor below them all; the model's own call misses two tumors and flags one tumor-free slice."""
+    rows = []
+    for i in range(10):
+        p_tumor = 0.9 - 0.01 * i if i < 9 else 0.05
+        rows.append({"patient": f"p{i}", "kind": "tumor", "tumor": 1, "p_notumor": 1 - p_tumor})
+        rows.append({"patient": f"p{i}", "kind": "no_tumor_slice", "tumor": 0, "p_notumor": 0.9 - 0.02 * i})
+    t = pd.DataFrame(rows).assign(sequence="flair", repeats_flair=False)
+    t["predicted"] = np.where(1 - t["p_notumor"] >= 0.5, "glioma", "notumor")
+    t.loc[t["patient"].eq("p8") & t["tumor"].eq(1), "predicted"] = "notumor"  # a second miss at the model's call
+    view = external.clinical_view(t)
+    row = view.loc["flair"]
+    assert row["tumor slices"] == 10 and row["tumor-free slices"] == 10
+    assert row["missed tumors"] == 2 and row["sensitivity"] == pytest.approx(0.8)
+    assert row["specificity"] == pytest.approx(1.0)
+    assert row["sensitivity at 90% specificity"] == pytest.approx(0.9)
+    assert 0 <= row["ECE (tumor vs no tumor)"] <= 1
