@@ -31,7 +31,17 @@ def main() -> None:
     parser.add_argument(
         "--select", action="store_true", help="apply the registered rule to the cache (results/selection_scores.csv)"
     )
+    parser.add_argument(
+        "--backfill",
+        action="store_true",
+        help="add Testing predictions to cached Kaggle runs that predate them",
+    )
     args = parser.parse_args()
+    if args.backfill:
+        for name, seed in [(n, s) for n in args.only or list(VARIANTS) for s in args.seeds or [None]]:
+            r = robustness.backfill_predictions(name, seed)
+            print(name, "predictions", "added" if "predictions_added" in r else "present", flush=True)
+        return
     if args.part is None and not args.table and not args.select:
         args.table = True
     for name, seed in [(n, s) for n in args.only or list(VARIANTS) for s in args.seeds or [None]]:
