@@ -352,7 +352,9 @@ def summarize(records: list[dict]) -> dict:
     """Mean ± std over folds, a 95 % t-interval over folds (folds, not images, are the independent units),
     the pooled confusion matrix and recall, and the pointing game against the model-free priors. With records of
     several seeds (repeated cross-validation) the mean and std are over every (seed, fold) run, and ``per_seed``
-    gives each seed's mean over folds and ``seed_spread`` the mean ± std of those means over seeds."""
+    gives each seed's mean over folds and ``seed_spread`` the mean ± std of those means over seeds;
+    ``fold_means`` is each test fold's mean over seeds and ``fold_interval`` the t-interval over those (the folds
+    being the independent units, this interval is the one to quote)."""
     acc = studies.mean_interval([r["accuracy"] for r in records])
     f1 = studies.mean_interval([r["macro_f1"] for r in records])
     classes = records[0]["classes"] if records else []
@@ -397,6 +399,9 @@ def summarize(records: list[dict]) -> dict:
     out["seeds"] = seeds
     out["per_seed"] = {s: float(np.mean([r["accuracy"] for r in records if _seed(r) == s])) for s in seeds}
     out["seed_spread"] = studies.mean_interval(list(out["per_seed"].values()))
+    folds = sorted({int(r["fold"]) for r in records})
+    out["fold_means"] = {k: float(np.mean([r["accuracy"] for r in records if int(r["fold"]) == k])) for k in folds}
+    out["fold_interval"] = studies.mean_interval(list(out["fold_means"].values()))  # folds as the units
     if records and all("pointing" in r for r in records):
         out["pointing_game"] = pointing_summary(records)
     return out

@@ -178,6 +178,9 @@ def test_repeated_crossval_trains_every_fold_per_seed_and_summarizes_over_seeds(
     per_seed = [np.mean([r["accuracy"] for r in recs if r["config"]["seed"] == k]) for k in (0, 1)]
     assert list(s["per_seed"].values()) == pytest.approx(per_seed)
     assert s["seed_spread"]["n"] == 2 and s["seed_spread"]["mean"] == pytest.approx(np.mean(per_seed))
+    fold_means = [np.mean([r["accuracy"] for r in recs if r["fold"] == k]) for k in sorted(s["fold_means"])]
+    assert list(s["fold_means"].values()) == pytest.approx(fold_means)
+    assert s["fold_interval"]["n"] == len(fold_means)  # folds, not fold × seed runs, are the units
     single = crossval.run_crossval(
         "figshare-cheng",
         "fast",
