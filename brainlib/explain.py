@@ -84,6 +84,34 @@ def first_layer_weights(model: ClassifierModel) -> np.ndarray:
     return conv.weight.detach().float().sum(dim=1).cpu().numpy()
 
 
+FILTER_TEMPLATES: dict[str, np.ndarray] = {  # textbook 3×3 patterns a first-layer filter can be read against
+    "vertical edge": np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float),  # Sobel: brighter to the right
+    "horizontal edge": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=float),  # brighter below
+    "diagonal edge ↘": np.array([[-2, -1, 0], [-1, 0, 1], [0, 1, 2]], dtype=float),  # brighter to the lower right
+    "diagonal edge ↙": np.array([[0, -1, -2], [1, 0, -1], [2, 1, 0]], dtype=float),  # brighter to the lower left
+    "spot": np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], dtype=float),  # centre brighter than its ring
+    "brightness": np.ones((3, 3)),  # local mean
+}
+
+
+def template_similarity(weights) -> pd.DataFrame:
+    """Cosine similarity of each 3×3 filter (K×3×3, e.g. from :func:`first_layer_weights`) with each of
+    :data:`FILTER_TEMPLATES`: 1 = the same pattern up to scale, −1 = its negative (the opposite edge, a dark spot,
+    inverted brightness), 0 = unrelated. One row per filter."""
+    import pandas as pd
+
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 3 or w.shape[1:] != (3, 3):
+        raise ValueError(f"expected K×3×3 filters, got shape {w.shape}")
+    flat = w.reshape(len(w), -1)
+    norms = np.linalg.norm(flat, axis=1, keepdims=True)
+    flat = np.divide(flat, norms, out=np.zeros_like(flat), where=norms > 0)
+    return pd.DataFrame(
+        {name: flat @ (t.ravel() / np.linalg.norm(t)) for name, t in FILTER_TEMPLATES.items()},
+        index=[f"filter {k}" for k in range(len(w))],
+    )
+
+
 def training_statistics(cfg, train_set, steps: int = 60) -> pd.DataFrame:
     """Train ``cfg`` (a :class:`brainlib.engine.TrainConfig`) for ``steps`` batches from its seed and record, after
     every step and for every convolution of ``model.features``: the share of the following ReLU's outputs that are

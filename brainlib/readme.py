@@ -71,7 +71,75 @@ def dumb_control(results: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"headline": headline, "testing-subsets": testing_subsets, "dumb-control": dumb_control}
+def seeds(results: Path | None = None) -> str:
+    """Each headline recipe over seeds (mean ± std, number of seeds), from ``results/seeds.csv``."""
+    t = pd.read_csv((results or config.RESULTS_DIR) / "seeds.csv")
+    cols = ["Kaggle validation (%)", "official (%)", "leak-free (%)", "stricter (%)", "figshare patient-level (%)"]
+    lines = [
+        "| recipe | Kaggle validation | official Testing | leak-free Testing | stricter Testing "
+        "| new patients: figshare-cheng (mean of 5 folds per seed) |",
+        "| --- |" + " ---: |" * len(cols),
+    ]
+    for _, r in t.iterrows():
+        cells = [str(r[c]).replace(" (n=", " % (n=") if str(r[c]) != "—" else "—" for c in cols]
+        lines.append(f"| {r['recipe']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def selection(results: Path | None = None) -> str:
+    """The registered selection's scores (%) per candidate and seed, from ``results/selection_scores.csv``
+    (``python benchmarks/robustness.py --select``); "not run" where a part is missing."""
+    t = pd.read_csv((results or config.RESULTS_DIR) / "selection_scores.csv")
+    seeds = [c for c in t.columns if c.startswith("seed ")]
+    lines = ["| candidate | " + " | ".join(f"score, {s}" for s in seeds) + " |", "| --- |" + " ---: |" * len(seeds)]
+    for _, r in t.iterrows():
+        cells = ["not run" if pd.isna(r[s]) else f"{r[s]:.2f}" for s in seeds]
+        lines.append(f"| `{r['candidate']}` | " + " | ".join(cells) + " |")
+    screened = int(t[seeds[0]].notna().sum())
+    lines.append("")
+    lines.append(f"Screening: {screened} of {len(t)} candidates complete at seed {seeds[0].split()[1]}.")
+    return "\n".join(lines)
+
+
+def pointing_game(results: Path | None = None) -> str:
+    """The pointing game of each cross-validated recipe and of the model-free priors, from
+    ``results/pointing_game.csv``."""
+    t = pd.read_csv((results or config.RESULTS_DIR) / "pointing_game.csv")
+    views = ["peak in box", "within 15 px of the original", "within 15/224 of the side", "CAM energy in box"]
+    lines = ["| model | heat map | correct test images | " + " | ".join(views) + " |", "| --- | --- |" + " ---: |" * 5]
+    for _, r in t.iterrows():
+        cells = [f"{100 * r[v]:.1f} %" for v in views]
+        lines.append(f"| {r['model']} | {r['heat map']} | {int(r['images'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def external_clinical(results: Path | None = None) -> str:
+    """TCGA-LGG read clinically, per model and sequence, from ``results/external_clinical.csv``."""
+    t = pd.read_csv((results or config.RESULTS_DIR) / "external_clinical.csv")
+    spec = next(c for c in t.columns if c.startswith("sensitivity at"))
+    lines = [
+        "| model | sequence | tumors missed (own call) | sensitivity · specificity (own call) "
+        f"| {spec} | ECE of P(tumor) |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for _, r in t.iterrows():
+        lines.append(
+            f"| {r['model']} | {r['sequence']} | {int(r['missed tumors'])} of {int(r['tumor slices'])} "
+            f"| {r['sensitivity']:.2f} · {r['specificity']:.2f} | {100 * r[spec]:.0f} % "
+            f"| {r['ECE (tumor vs no tumor)']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+BLOCKS = {
+    "headline": headline,
+    "testing-subsets": testing_subsets,
+    "dumb-control": dumb_control,
+    "seeds": seeds,
+    "selection": selection,
+    "pointing-game": pointing_game,
+    "external-clinical": external_clinical,
+}
 _BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /results -->)", re.DOTALL)
 
 

@@ -146,3 +146,66 @@ def seed_table(names=HEADLINE_RECIPES, seeds=SEEDS, sources: pd.DataFrame | None
             }
         )
     return pd.DataFrame(rows).set_index("recipe")
+
+
+POINTING_HEAT_MAPS = {
+    "gradcam": "Grad-CAM, last stage",
+    "gradcam_fine": "Grad-CAM, stage before",
+    "centre_prior": "centred prior (no model)",
+    "box_prior": "training-box prior (no model)",
+}
+
+
+def pointing_table(summaries: dict) -> pd.DataFrame:
+    """The pointing game of each cross-validated recipe (``{label: crossval.summarize(...)}``) and of the
+    model-free priors: peak inside the tumor box, within 15 px of the original image, within 15/224 of the side,
+    and the CAM energy inside the box, over the correctly classified test images of every fold and seed."""
+    rows = []
+    for name, s in summaries.items():
+        g = s["pointing_game"]
+        for key, label in POINTING_HEAT_MAPS.items():
+            grid = {"gradcam": g["cam_size"], "gradcam_fine": g["cam_size_fine"]}.get(key)
+            rows.append(
+                {
+                    "model": name,
+                    "heat map": label,
+                    "CAM grid": f"{grid}×{grid}" if grid else "—",
+                    "images": g["images"],
+                    "peak in box": g[key]["hit_rate"],
+                    "within 15 px of the original": g[key]["hit_rate_15px"],
+                    "within 15/224 of the side": g[key]["hit_rate_tolerant"],
+                    "CAM energy in box": g[key]["energy_in_box"],
+                }
+            )
+    return pd.DataFrame(rows).set_index(["model", "heat map"])
+
+
+def main() -> None:
+    """Write the evidence tables from what is cached, without training anything (06 writes the same files when it
+    runs in the full profile): ``results/seeds.csv``, ``pointing_game.csv``, ``external_clinical.csv`` and the
+    registered selection's ``selection_scores.csv``."""
+    from brainlib import config, crossval, external, robustness, studies
+    from brainlib.data import is_synthetic
+
+    synthetic = is_synthetic()
+    studies.write_table(seed_table(), "seeds.csv", synthetic=synthetic)
+    summaries = {}
+    for name in ("robust", "fast", "seed"):
+        runs = crossval.run_crossval(recipe=name, seeds=list(SEEDS), train=False, progress=False)
+        if runs:
+            summaries[recipes.label(name)] = crossval.summarize(runs)
+    studies.write_table(pointing_table(summaries).round(4), "pointing_game.csv", synthetic=synthetic)
+    clinical = pd.concat(
+        {
+            recipes.label(n): external.clinical_view(external.predict_external(recipes.checkpoint(n)).table)
+            for n in ("robust", "seed")
+        },
+        names=["model"],
+    )
+    studies.write_table(clinical.round(4), "external_clinical.csv", synthetic=synthetic)
+    robustness.preregistered_selection(write=True)
+    print(f"written under {config.results_file('seeds.csv', synthetic=synthetic).parent}")
+
+
+if __name__ == "__main__":
+    main()

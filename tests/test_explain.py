@@ -83,3 +83,16 @@ def test_gradcam_sanity_check_sees_randomised_weights():
     assert list(t.index) == list(explain.SANITY_SCOPES.values()) and (t["images"] == 6).all()
     assert ((t["median rank correlation"] >= -1) & (t["median rank correlation"] <= 1)).all()
     assert t.loc["every layer", "median rank correlation"] < 0.99  # new weights, new maps
+
+
+def test_template_similarity_names_textbook_filters():
+    t = explain.FILTER_TEMPLATES
+    weights = np.stack([3 * t["vertical edge"], -t["spot"], np.zeros((3, 3))])
+    sim = explain.template_similarity(weights)
+    assert list(sim.index) == ["filter 0", "filter 1", "filter 2"]
+    assert sim.loc["filter 0", "vertical edge"] == pytest.approx(1.0)
+    assert sim.loc["filter 0", "horizontal edge"] == pytest.approx(0.0)  # Sobel x and y are orthogonal
+    assert sim.loc["filter 1", "spot"] == pytest.approx(-1.0)  # a dark spot: the negative of the pattern
+    assert (sim.loc["filter 2"] == 0).all()  # an all-zero filter resembles nothing
+    with pytest.raises(ValueError, match="3×3"):
+        explain.template_similarity(np.zeros((2, 4, 4)))

@@ -21,13 +21,25 @@ def test_the_committed_readme_tables_agree_with_their_results_files():
 
 
 def test_a_changed_result_makes_the_readme_stale(tmp_path):
-    for name in ("headline.csv", "testing_subsets.csv", "dumb_control.csv"):
+    for name in (
+        "headline.csv",
+        "testing_subsets.csv",
+        "dumb_control.csv",
+        "seeds.csv",
+        "selection_scores.csv",
+        "pointing_game.csv",
+        "external_clinical.csv",
+    ):
         shutil.copy(RESULTS / name, tmp_path / name)
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     csv = (tmp_path / "headline.csv").read_text()
     (tmp_path / "headline.csv").write_text(csv.replace("98.3219", "97.3219"))
     assert readme.stale_blocks(text, tmp_path) == ["headline"]
     assert "| **97.3 %** |" in readme.render(text, tmp_path)
+    scores = (tmp_path / "selection_scores.csv").read_text()
+    (tmp_path / "selection_scores.csv").write_text(scores.replace("mri,,,", "mri,95.5,,"))
+    assert readme.stale_blocks(text, tmp_path) == ["headline", "selection"]
+    assert "| `mri` | 95.50 | not run | not run |" in readme.render(text, tmp_path)
 
 
 def test_an_unknown_block_is_an_error():

@@ -77,3 +77,75 @@ def test_figures_written_only_in_full_profile(monkeypatch, tmp_path):
     monkeypatch.setenv("BRAINLIB_PROFILE", "full")
     viz.save_figure(fig, "x")
     assert (tmp_path / "x.png").stat().st_size > 0
+
+
+def test_filters_beside_initial_share_one_scale_per_filter():
+    trained = np.stack([np.full((3, 3), 0.5), -np.eye(3)])
+    initial = np.stack([np.full((3, 3), -0.25), np.eye(3) * 2])
+    fig = viz.filters_beside_initial(trained, initial)
+    pictures = [ax for ax in fig.axes if ax.images]
+    assert len(pictures) == 2 * 2 and len(fig.axes) == 2 * 2 + 2  # two rows of filters, one colour bar per filter
+    for col, vmax in enumerate((0.5, 2.0)):  # the larger |weight| of the filter's two versions
+        for row in range(2):
+            assert pictures[2 * row + col].images[0].get_clim() == (-vmax, vmax)
+    assert pictures[0].get_ylabel() == "random start" and pictures[2].get_ylabel() == "trained"
+    with pytest.raises(ValueError, match="one shape"):
+        viz.filters_beside_initial(trained, initial[:1])
+
+
+def _timed_notebook(path, durations):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    setup = nbformat.v4.new_code_cell("print('profile: full')")
+    setup.outputs = [nbformat.v4.new_output("stream", name="stdout", text="profile: full | device: cpu\n")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 05 · Title"),
+        setup,
+        nbformat.v4.new_markdown_cell("## 1. First\n\ntext\n### a subsection, not a section"),
+        nbformat.v4.new_code_cell("a = 1"),
+        nbformat.v4.new_code_cell("b = 2"),
+        nbformat.v4.new_markdown_cell("text, then a heading inside the cell\n\n## 2. Second"),
+        nbformat.v4.new_code_cell("c = 3"),
+        nbformat.v4.new_markdown_cell("## Exercises"),
+    ]
+    for cell, seconds in zip([c for c in nb.cells if c.cell_type == "code"], durations):
+        if seconds is not None:
+            cell.metadata["papermill"] = {"duration": seconds, "status": "completed"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_section_times_read_papermill_durations(tmp_path):
+    times = viz.section_times(_timed_notebook(tmp_path / "nb.ipynb", [1.0, 2.0, 3.5, None]))
+    assert list(times.index) == [viz.SETUP_SECTION, "1. First", "2. Second", "Exercises"]
+    assert times["seconds"].iloc[:2].tolist() == [1.0, 5.5]
+    assert np.isnan(times.loc["2. Second", "seconds"])  # code that was never timed
+    assert times.loc["Exercises", "seconds"] == 0 and times.loc["Exercises", "code cells"] == 0
+    assert times.attrs["run"] == "profile: full | device: cpu"
+    missing = viz.section_times(tmp_path / "no such notebook.ipynb")  # e.g. opened outside the repository
+    assert list(missing.index) == [viz.SETUP_SECTION] and missing.attrs["run"] is None
+
+
+def test_lesson_plan_fits_its_lessons_and_times_them(tmp_path):
+    times = viz.section_times(_timed_notebook(tmp_path / "nb.ipynb", [1.0, 2.0, 3.5, 0.2]))
+    plan = [
+        (1, 10, [viz.SETUP_SECTION, "1"], "run it"),
+        (2, 30, ["2"], "discuss"),
+        (2, 5, ["Exercises"], "hand out 1"),
+    ]
+    text = viz.lesson_plan(plan, times, lesson_minutes=45)
+    assert "**Lesson 1** (10 of 45 minutes)" in text and "**Lesson 2** (35 of 45 minutes)" in text
+    assert "| 0–10 | set-up · *1. First* | 6.5 s | run it |" in text
+    assert "| 30–35 | *Exercises* | — | hand out 1 |" in text
+    assert "above *2. Second*" in text and "6.5 s of cell time" in text  # lesson 2 starts in a fresh kernel
+    assert "Not in the plan" not in text
+    assert "Not in the plan: *2. Second*" in viz.lesson_plan(plan[:1], times)
+    partly = viz.section_times(_timed_notebook(tmp_path / "partly.ipynb", [1.0, 2.0, None, None]))
+    assert "| 3.0 s (part not recorded) |" in viz.lesson_plan(plan, partly)  # a new cell, not run yet
+    untimed = viz.section_times(_timed_notebook(tmp_path / "untimed.ipynb", [None] * 4))
+    assert "not recorded" in viz.lesson_plan(plan, untimed)
+    with pytest.raises(ValueError, match="more than 45"):
+        viz.lesson_plan([(1, 50, ["1"], "too long")], times)
+    with pytest.raises(ValueError, match="does not have"):
+        viz.lesson_plan([(1, 5, ["9"], "no such section")], times)
