@@ -78,11 +78,12 @@ def seeds(results: Path | None = None) -> str:
     lines = [
         "| recipe | Kaggle validation | official Testing | leak-free Testing | stricter Testing "
         "| new patients: figshare-cheng (mean of 5 folds per seed) |",
-        "| --- |" + " ---: |" * len(cols),
+        "| --- |" + " ---: |" * len(cols) + " --- |",
     ]
+    lines[0] += " shipped checkpoint (official / leak-free) |"
     for _, r in t.iterrows():
         cells = [str(r[c]).replace(" (n=", " % (n=") if str(r[c]) != "—" else "—" for c in cols]
-        lines.append(f"| {r['recipe']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['recipe']} | " + " | ".join([*cells, str(r["shipped checkpoint"])]) + " |")
     return "\n".join(lines)
 
 

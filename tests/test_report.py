@@ -30,6 +30,7 @@ def test_seed_table_scores_the_stricter_subset_from_predictions_and_averages_fig
         2: {"val_acc": 0.7, "official": 0.25, "leak_free": 0.5, "predictions": [0, 1, 0, 0], "labels": labels},
     }
     monkeypatch.setattr(report, "kaggle_seed_runs", lambda name, seeds: runs)
+    monkeypatch.setattr(report, "shipped_draw", lambda name, runs: "the seed 1 run")
     folds = [
         {"fold": k, "accuracy": 0.8 + 0.1 * s, "config": {"seed": s}, "n": 10, "labels": [0], "predictions": [0]}
         for s in (0, 1)
@@ -55,3 +56,19 @@ def test_seed_table_scores_the_stricter_subset_from_predictions_and_averages_fig
     monkeypatch.setattr(report, "kaggle_seed_runs", lambda name, seeds: bad)
     with pytest.raises(ValueError, match="not the ones"):
         report.seed_table(names=("fast",), sources=sources)
+
+
+def test_shipped_draw_names_the_seed_whose_run_the_checkpoint_is(monkeypatch, tmp_path):
+    from brainlib import engine, recipes
+
+    ckpt = tmp_path / "model.pt"
+    ckpt.write_bytes(b"x")
+    monkeypatch.setattr(recipes.Recipe, "checkpoint", property(lambda self: ckpt))
+    monkeypatch.setattr(
+        engine, "read_checkpoint", lambda p: {"metrics": {"accuracy": 0.5, "leak_free": {"accuracy": 0.25}}}
+    )
+    runs = {0: {"official": 0.5, "leak_free": 0.5}, 1: {"official": 0.5, "leak_free": 0.25}}
+    assert report.shipped_draw("fast", runs) == "the seed 1 run"
+    assert report.shipped_draw("fast", {0: runs[0]}) == "another run (50.0 / 25.0 %)"
+    ckpt.unlink()
+    assert report.shipped_draw("fast", runs) == "not shipped"
