@@ -29,6 +29,7 @@ def test_a_changed_result_makes_the_readme_stale(tmp_path):
         "selection_scores.csv",
         "pointing_game.csv",
         "external_clinical.csv",
+        "benchmark.csv",
     ):
         shutil.copy(RESULTS / name, tmp_path / name)
     text = (ROOT / "README.md").read_text(encoding="utf-8")
