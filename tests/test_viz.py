@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from brainlib import config, explain, viz  # noqa: E402
+from brainlib import config, explain, viz, workbook  # noqa: E402
 from brainlib.models import build_model  # noqa: E402
 
 
@@ -117,35 +117,35 @@ def _timed_notebook(path, durations):
 
 
 def test_section_times_read_papermill_durations(tmp_path):
-    times = viz.section_times(_timed_notebook(tmp_path / "nb.ipynb", [1.0, 2.0, 3.5, None]))
-    assert list(times.index) == [viz.SETUP_SECTION, "1. First", "2. Second", "Exercises"]
+    times = workbook.section_times(_timed_notebook(tmp_path / "nb.ipynb", [1.0, 2.0, 3.5, None]))
+    assert list(times.index) == [workbook.SETUP_SECTION, "1. First", "2. Second", "Exercises"]
     assert times["seconds"].iloc[:2].tolist() == [1.0, 5.5]
     assert np.isnan(times.loc["2. Second", "seconds"])  # code that was never timed
     assert times.loc["Exercises", "seconds"] == 0 and times.loc["Exercises", "code cells"] == 0
     assert times.attrs["run"] == "profile: full | device: cpu"
-    missing = viz.section_times(tmp_path / "no such notebook.ipynb")  # e.g. opened outside the repository
-    assert list(missing.index) == [viz.SETUP_SECTION] and missing.attrs["run"] is None
+    missing = workbook.section_times(tmp_path / "no such notebook.ipynb")  # e.g. opened outside the repository
+    assert list(missing.index) == [workbook.SETUP_SECTION] and missing.attrs["run"] is None
 
 
 def test_lesson_plan_fits_its_lessons_and_times_them(tmp_path):
-    times = viz.section_times(_timed_notebook(tmp_path / "nb.ipynb", [1.0, 2.0, 3.5, 0.2]))
+    times = workbook.section_times(_timed_notebook(tmp_path / "nb.ipynb", [1.0, 2.0, 3.5, 0.2]))
     plan = [
-        (1, 10, [viz.SETUP_SECTION, "1"], "run it"),
+        (1, 10, [workbook.SETUP_SECTION, "1"], "run it"),
         (2, 30, ["2"], "discuss"),
         (2, 5, ["Exercises"], "hand out 1"),
     ]
-    text = viz.lesson_plan(plan, times, lesson_minutes=45)
+    text = workbook.lesson_plan(plan, times, lesson_minutes=45)
     assert "**Lesson 1** (10 of 45 minutes)" in text and "**Lesson 2** (35 of 45 minutes)" in text
     assert "| 0–10 | set-up · *1. First* | 6.5 s | run it |" in text
     assert "| 30–35 | *Exercises* | — | hand out 1 |" in text
     assert "above *2. Second*" in text and "6.5 s of cell time" in text  # lesson 2 starts in a fresh kernel
     assert "Not in the plan" not in text
-    assert "Not in the plan: *2. Second*" in viz.lesson_plan(plan[:1], times)
-    partly = viz.section_times(_timed_notebook(tmp_path / "partly.ipynb", [1.0, 2.0, None, None]))
-    assert "| 3.0 s (part not recorded) |" in viz.lesson_plan(plan, partly)  # a new cell, not run yet
-    untimed = viz.section_times(_timed_notebook(tmp_path / "untimed.ipynb", [None] * 4))
-    assert "not recorded" in viz.lesson_plan(plan, untimed)
+    assert "Not in the plan: *2. Second*" in workbook.lesson_plan(plan[:1], times)
+    partly = workbook.section_times(_timed_notebook(tmp_path / "partly.ipynb", [1.0, 2.0, None, None]))
+    assert "| 3.0 s (part not recorded) |" in workbook.lesson_plan(plan, partly)  # a new cell, not run yet
+    untimed = workbook.section_times(_timed_notebook(tmp_path / "untimed.ipynb", [None] * 4))
+    assert "not recorded" in workbook.lesson_plan(plan, untimed)
     with pytest.raises(ValueError, match="more than 45"):
-        viz.lesson_plan([(1, 50, ["1"], "too long")], times)
+        workbook.lesson_plan([(1, 50, ["1"], "too long")], times)
     with pytest.raises(ValueError, match="does not have"):
-        viz.lesson_plan([(1, 5, ["9"], "no such section")], times)
+        workbook.lesson_plan([(1, 5, ["9"], "no such section")], times)
