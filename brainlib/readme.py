@@ -182,7 +182,26 @@ def benchmark(results: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def external_auroc(results: Path | None = None) -> str:
+    """The shipped checkpoints on TCGA-LGG: AUROC of 1 − P(no tumor) per sequence with its patient-bootstrap
+    interval, and how often tumor slices are called glioma, from ``results/external_tcga_lgg.csv``."""
+    t = pd.read_csv((results or config.RESULTS_DIR) / "external_tcga_lgg.csv")
+    lines = [
+        "| checkpoint | sequence | patients | AUROC (95 % CI over patients) | tumor slices called glioma "
+        "| tumor slices called a tumor | tumor-free slices called no tumor |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for _, r in t.iterrows():
+        lines.append(
+            f"| {r['model']} | {r['sequence']} | {int(r['patients'])} | {r['AUROC']:.2f} ({r['CI low']:.2f}–"
+            f"{r['CI high']:.2f}) | {100 * r['tumor slices called glioma']:.0f} % | "
+            f"{100 * r['tumor slices called a tumor']:.0f} % | {100 * r['tumor-free slices called notumor']:.0f} % |"
+        )
+    return "\n".join(lines)
+
+
 BLOCKS = {
+    "external-auroc": external_auroc,
     "benchmark": benchmark,
     "headline": headline,
     "testing-subsets": testing_subsets,

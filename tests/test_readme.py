@@ -30,6 +30,7 @@ def test_a_changed_result_makes_the_readme_stale(tmp_path):
         "pointing_game.csv",
         "external_clinical.csv",
         "benchmark.csv",
+        "external_tcga_lgg.csv",
     ):
         shutil.copy(RESULTS / name, tmp_path / name)
     text = (ROOT / "README.md").read_text(encoding="utf-8")
