@@ -3,6 +3,7 @@ near-duplicate groups for a group-aware validation split, and shortcut checks.""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -106,6 +107,12 @@ class AuditReport:
             "exact_cross_test_images": int(self.exact_cross.sum()),
             "near_cross_test_images": int(self.near_cross.sum()),
             "leak_free_test_images": int(self.leak_free.sum()),
+            "testing_distinct_images": len(self.test)  # one per pixel content: copies beyond the first dropped
+            - self.exact_within.get("Testing", {}).get("images", 0)
+            + self.exact_within.get("Testing", {}).get("groups", 0),
+            "testing_near_duplicate_clusters": int(
+                len(np.unique(near_duplicate_groups(self.test_hashes, self.threshold)))
+            ),
             "exact_within": self.exact_within,
             "label_conflicts": self.label_conflicts,
             "training_near_duplicate_groups": int(len(group_sizes)),
@@ -197,6 +204,17 @@ def leak_free_text(report: AuditReport) -> str:
         *report.leak_free_paths(),
     ]
     return "\n".join(lines) + "\n"
+
+
+AUDIT_FILE = "audit.json"  # the summary of the project's own dataset, next to the leak-free subset file
+
+
+def write_summary(report: AuditReport, path: Path | None = None) -> Path:
+    """Save the audit's summary (without its timing) as JSON (default: ``results/audit.json`` beside the leak-free
+    subset file; the README's audit table is rendered from it)."""
+    summary = {k: v for k, v in report.summary().items() if k != "seconds"}
+    path = Path(path or Path(config.LEAK_FREE_FILE).parent / AUDIT_FILE)
+    return atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
 
 
 def write_leak_free(report: AuditReport, path: Path | None = None) -> Path:

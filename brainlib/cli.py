@@ -62,6 +62,7 @@ def cmd_fetch(args) -> int:
 
 def cmd_audit(args) -> int:
     from brainlib import audit
+    from brainlib.data import is_synthetic
 
     report = audit.run_audit(args.data, threshold=args.threshold)
     summary = report.summary()
@@ -69,6 +70,8 @@ def cmd_audit(args) -> int:
     own_data = args.data is None or Path(args.data).expanduser().resolve() == config.data_dir().resolve()
     if args.write and own_data:
         audit.write_leak_free(report)
+        if not is_synthetic(args.data):
+            audit.write_summary(report)  # the README's audit table: the real dataset's only
     if args.json:
         print(json.dumps(summary, indent=2))
         return EXIT_OK
@@ -539,8 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-write",
         dest="write",
         action="store_false",
-        help="do not update the leak-free subset file results/leak_free_testing.txt (only an audit "
-        "of the configured dataset, $BRAINLIB_DATA_DIR, ever updates it)",
+        help="do not update the leak-free subset file results/leak_free_testing.txt and the summary "
+        "results/audit.json (only an audit of the configured dataset, $BRAINLIB_DATA_DIR, ever updates them)",
     )
     p.set_defaults(func=cmd_audit)
 

@@ -43,6 +43,53 @@ def headline(results: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def audit(results: Path | None = None) -> str:
+    """The leakage audit of the Kaggle set, from ``results/audit.json`` (``brainlib audit``) and the CT slices
+    checked by eye, ``results/ct_like_checked.csv`` (01)."""
+    import json
+
+    results = results or config.RESULTS_DIR
+    a = json.loads((results / "audit.json").read_text(encoding="utf-8"))
+    ct = pd.read_csv(results / "ct_like_checked.csv")
+    ct = ct[ct["by_eye"] == "CT"].groupby("split").size()
+    n = a["testing_images"]
+    per_class = ", ".join(f"{c} {v['leak_free']}" for c, v in a["per_class"].items())
+    within = a["exact_within"]
+    return "\n".join(
+        [
+            "| | images |",
+            "| --- | ---: |",
+            f"| Testing images with a pixel-identical Training image | {a['exact_cross_test_images']:,} of {n:,} "
+            f"({100 * a['exact_cross_test_images'] / n:.0f} %) |",
+            f"| Testing images with an exact or near duplicate in Training (pHash Hamming distance ≤ {a['threshold']}) "
+            f"| {a['near_cross_test_images']:,} ({100 * a['near_cross_test_images'] / n:.0f} %) |",
+            f"| **leak-free Testing subset** (`results/leak_free_testing.txt`) | **{a['leak_free_test_images']:,}** "
+            f"({per_class}) |",
+            f"| exact duplicates inside Training / inside Testing | {within['Training']['images']:,} images in "
+            f"{within['Training']['groups']:,} groups / {within['Testing']['images']:,} in "
+            f"{within['Testing']['groups']:,} |",
+            f"| label conflicts among exact duplicates | {sum(a['label_conflicts'].values()):,} |",
+            "| validation images with a training-part image within distance "
+            f"{a['threshold']} (`validation_images_with_train_neighbour`) | "
+            f"{a['validation_images_with_train_neighbour']:,} of {a['validation_images']:,} |",
+            f"| Testing: distinct pixel contents / near-duplicate clusters at distance ≤ {a['threshold']} | "
+            f"{a['testing_distinct_images']:,} / {a['testing_near_duplicate_clusters']:,} |",
+            "| CT slices (not MRI) among the *no tumor* images, flagged by a simple detector and checked by eye | "
+            f"{ct.get('Training', 0):,} Training, {ct.get('Testing', 0):,} Testing |",
+        ]
+    )
+
+
+def transfer_targets(results: Path | None = None) -> str:
+    """The transfer recipe against its targets, from ``results/transfer_targets.csv`` (notebook 07, or
+    ``python -m brainlib.report``)."""
+    t = pd.read_csv((results or config.RESULTS_DIR) / "transfer_targets.csv")
+    lines = ["| target | measured | met? |", "| --- | --- | --- |"]
+    for _, r in t.iterrows():
+        lines.append(f"| {r['target']} | {r['measured']} | {'yes' if r['met'] else 'no'} |")
+    return "\n".join(lines)
+
+
 def testing_subsets(results: Path | None = None) -> str:
     """Accuracy of each shipped checkpoint on official, leak-free and stricter Testing and on the Testing tumor
     images of each source, from ``results/testing_subsets.csv`` (``python -m brainlib.sources``)."""
@@ -204,6 +251,8 @@ BLOCKS = {
     "external-auroc": external_auroc,
     "benchmark": benchmark,
     "headline": headline,
+    "audit": audit,
+    "transfer-targets": transfer_targets,
     "testing-subsets": testing_subsets,
     "dumb-control": dumb_control,
     "seeds": seeds,
@@ -211,7 +260,10 @@ BLOCKS = {
     "pointing-game": pointing_game,
     "external-clinical": external_clinical,
 }
-_BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /results -->)", re.DOTALL)
+# a block's body may be empty (a new block before its first rendering): it never runs into the next block
+_BLOCK = re.compile(
+    r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>(?:(?!<!-- results:).)*?)\n?(<!-- /results -->)", re.DOTALL
+)
 
 
 def render(text: str, results: Path | None = None) -> str:
@@ -222,7 +274,7 @@ def render(text: str, results: Path | None = None) -> str:
         name = m.group("name")
         if name not in BLOCKS:
             raise KeyError(f"README block {name!r} has no renderer; known: {', '.join(BLOCKS)}")
-        return m.group(1) + BLOCKS[name](results) + m.group(4)
+        return m.group(1) + BLOCKS[name](results) + "\n" + m.group(4)
 
     return _BLOCK.sub(block, text)
 

@@ -340,6 +340,21 @@ def test_write_leak_free_default_is_the_configured_file(report):
     assert audit.read_leak_free()[1] == report.leak_free_paths()
 
 
+def test_the_summary_counts_distinct_contents_and_clusters_and_is_saved_without_timing(report):
+    import json
+
+    s = report.summary()
+    within = s["exact_within"]["Testing"]
+    assert s["testing_distinct_images"] == s["testing_images"] - within["images"] + within["groups"]
+    assert 1 <= s["testing_near_duplicate_clusters"] <= s["testing_distinct_images"]
+    groups = audit.near_duplicate_groups(report.test_hashes, report.threshold)
+    assert s["testing_near_duplicate_clusters"] == len(set(groups.tolist()))
+    path = audit.write_summary(report)
+    assert path == config.LEAK_FREE_FILE.parent / "audit.json"  # beside the (redirected) leak-free file
+    saved = json.loads(path.read_text())
+    assert "seconds" not in saved and saved == {k: v for k, v in json.loads(json.dumps(s)).items() if k != "seconds"}
+
+
 def _write_subset(path: Path, fingerprint: str, threshold: int, paths: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(["# test file", f"# pixels: {fingerprint}", f"# threshold: {threshold}", *paths]) + "\n")

@@ -31,6 +31,9 @@ def test_a_changed_result_makes_the_readme_stale(tmp_path):
         "external_clinical.csv",
         "benchmark.csv",
         "external_tcga_lgg.csv",
+        "transfer_targets.csv",
+        "audit.json",
+        "ct_like_checked.csv",
     ):
         shutil.copy(RESULTS / name, tmp_path / name)
     text = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -45,6 +48,33 @@ def test_a_changed_result_makes_the_readme_stale(tmp_path):
     scores.to_csv(tmp_path / "selection_scores.csv", index=False)
     assert readme.stale_blocks(text, tmp_path) == ["headline", "selection"]
     assert "| `brainnorm wide` |" in readme.render(text, tmp_path) and "| 95.50 |" in readme.render(text, tmp_path)
+
+
+def test_an_empty_block_is_filled_and_does_not_swallow_the_next_one():
+    text = "a\n<!-- results:audit -->\n<!-- /results -->\nb\n<!-- results:dumb-control -->\nold\n<!-- /results -->\nc"
+    assert readme.stale_blocks(text, RESULTS) == ["audit", "dumb-control"]
+    out = readme.render(text, RESULTS)
+    assert "\nb\n" in out and out.endswith("<!-- /results -->\nc") and "old" not in out
+    assert "| Testing: distinct pixel contents / near-duplicate clusters at distance ≤ 8 |" in out
+    assert readme.stale_blocks(out, RESULTS) == []
+
+
+def test_the_audit_table_and_the_transfer_targets_follow_their_files(tmp_path):
+    import json
+
+    for name in ("audit.json", "ct_like_checked.csv", "transfer_targets.csv"):
+        shutil.copy(RESULTS / name, tmp_path / name)
+    a = json.loads((tmp_path / "audit.json").read_text())
+    a["testing_near_duplicate_clusters"] += 1
+    (tmp_path / "audit.json").write_text(json.dumps(a))
+    assert f"/ {a['testing_near_duplicate_clusters']:,} |" in readme.audit(tmp_path)
+    import pandas as pd
+
+    t = pd.read_csv(tmp_path / "transfer_targets.csv")
+    t.loc[0, "met"] = not t.loc[0, "met"]
+    t.to_csv(tmp_path / "transfer_targets.csv", index=False)
+    first = readme.transfer_targets(tmp_path).splitlines()[2]
+    assert first.endswith("| yes |" if t.loc[0, "met"] else "| no |")
 
 
 def test_an_unknown_block_is_an_error():
