@@ -369,6 +369,20 @@ def ablation_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return table.loc[order]
 
 
+def results_table(runs: pd.DataFrame, comparisons: pd.DataFrame, majority: float, baseline: str = "seed (Adamax)"):
+    """The ablation grid as one table (``results/ablation.csv``, the README's ablation table): per variant its
+    parameters, mean and std over seeds of each accuracy (%), the runs that never left the constant prediction
+    (best validation accuracy within 0.5 points of ``majority``, the largest class's share of validation), the
+    median seconds per epoch and the declared rule's verdict against ``baseline``."""
+    summary = ablation_summary(runs)
+    never = (runs["val_acc"] <= majority + 0.005).groupby(runs["variant"], sort=False).sum()
+    verdict = comparisons["verdict (validation)"].rename(lambda c: c.split(" vs ")[0])
+    table = summary.drop(columns="group").copy()
+    table["never learned"] = never.reindex(table.index).astype(int)
+    table["verdict"] = [("baseline" if v == baseline else verdict.get(v, "")) for v in table.index]
+    return table
+
+
 def mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
     """Exact McNemar test (two-sided binomial test on the discordant pairs) of two paired predictions."""
     from scipy.stats import binomtest

@@ -43,6 +43,46 @@ def headline(results: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+ABLATION_LABELS = {  # variant name in brainlib.ablation.ablation_grid → how the README's table says it
+    "seed (Adamax)": "seed recipe (Adamax lr 1e-3, 2 blocks × 3 convs, 1 FC)",
+    "Adam": "Adam instead of Adamax",
+    "SGD + momentum": "SGD + Nesterov momentum (lr 1e-2)",
+    "1 conv / block": "1 conv per block",
+    "2 convs / block": "2 convs per block",
+    "3 blocks": "3 conv blocks",
+    "seed + BN": "batch normalization after every conv",
+    "FastNet": "FastNet, its own recipe, same 8 epochs and {size} px",
+}
+
+
+def ablation(results: Path | None = None) -> str:
+    """The ablation grid of 02 (mean ± std over seeds, runs that never learned, verdict of the declared rule),
+    from ``results/ablation.csv``; the row with the best mean validation accuracy in bold."""
+    from brainlib.ablation import ABLATION_SIZE
+
+    t = pd.read_csv((results or config.RESULTS_DIR) / "ablation.csv")
+    best = t["validation mean"].idxmax()
+    lines = [
+        "| variant (one change to the seed recipe) | parameters | validation | official Testing | leak-free Testing "
+        "| runs that never learned | s / epoch | verdict |",
+        "| --- | ---: | --- | --- | --- | ---: | ---: | --- |",
+    ]
+    for i, r in t.iterrows():
+        accs = [
+            f"{r[f'{v} mean']:.1f} ± {r[f'{v} std']:.1f}"
+            for v in ("validation", "official Testing", "leak-free Testing")
+        ]
+        if i == best:
+            accs = [f"**{a}**" for a in accs]
+        label = ABLATION_LABELS.get(r["variant"], r["variant"]).format(size=ABLATION_SIZE)
+        lines.append(
+            f"| {label} | {int(r['parameters']):,} | "
+            + " | ".join(accs)
+            + f" | {int(r['never learned'])} of {int(r['seeds'])} | {r['s / epoch']:.1f} | {r['verdict']} |"
+        )
+    return "\n".join(lines)
+
+
 def audit(results: Path | None = None) -> str:
     """The leakage audit of the Kaggle set, from ``results/audit.json`` (``brainlib audit``) and the CT slices
     checked by eye, ``results/ct_like_checked.csv`` (01)."""
@@ -251,6 +291,7 @@ BLOCKS = {
     "external-auroc": external_auroc,
     "benchmark": benchmark,
     "headline": headline,
+    "ablation": ablation,
     "audit": audit,
     "transfer-targets": transfer_targets,
     "testing-subsets": testing_subsets,

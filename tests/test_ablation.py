@@ -211,6 +211,15 @@ def test_compare_variants():
     assert list(table.index) == ["B vs A"]
 
 
+def test_results_table_counts_runs_that_never_learned_and_carries_the_verdict():
+    runs = _fake_runs()
+    table = ablation.results_table(runs, ablation.ablation_comparisons(runs, baseline="A"), majority=0.80, baseline="A")
+    assert list(table.index) == ["A", "B"]
+    assert table.loc["A", "never learned"] == 2 and table.loc["B", "never learned"] == 0  # 0.80 and 0.78 ≤ 0.805
+    assert table.loc["A", "verdict"] == "baseline" and table.loc["B", "verdict"] == "better"
+    assert table.loc["B", "validation mean"] == pytest.approx(100 * (0.90 + 0.91 + 0.90) / 3)
+
+
 def test_comparison_verdicts():
     table = ablation.ablation_comparisons(_fake_runs(), baseline="A")
     assert table.loc["B vs A", "verdict (validation)"] == "better"

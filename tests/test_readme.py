@@ -34,6 +34,7 @@ def test_a_changed_result_makes_the_readme_stale(tmp_path):
         "transfer_targets.csv",
         "audit.json",
         "ct_like_checked.csv",
+        "ablation.csv",
     ):
         shutil.copy(RESULTS / name, tmp_path / name)
     text = (ROOT / "README.md").read_text(encoding="utf-8")
