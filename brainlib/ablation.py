@@ -372,13 +372,19 @@ def ablation_summary(runs: pd.DataFrame) -> pd.DataFrame:
 def results_table(runs: pd.DataFrame, comparisons: pd.DataFrame, majority: float, baseline: str = "seed (Adamax)"):
     """The ablation grid as one table (``results/ablation.csv``, the README's ablation table): per variant its
     parameters, mean and std over seeds of each accuracy (%), the runs that never left the constant prediction
-    (best validation accuracy within 0.5 points of ``majority``, the largest class's share of validation), the
-    median seconds per epoch and the declared rule's verdict against ``baseline``."""
+    (best validation accuracy within 0.5 points of ``majority``, the largest class's share of validation) and those
+    whose best epoch was their last, the median seconds per epoch, and against ``baseline`` the mean validation
+    difference, the adjusted p of the declared rule and its verdict."""
     summary = ablation_summary(runs)
     never = (runs["val_acc"] <= majority + 0.005).groupby(runs["variant"], sort=False).sum()
     verdict = comparisons["verdict (validation)"].rename(lambda c: c.split(" vs ")[0])
     table = summary.drop(columns="group").copy()
     table["never learned"] = never.reindex(table.index).astype(int)
+    last = (runs["best_epoch"] == runs["epochs"]).groupby(runs["variant"], sort=False).sum()
+    table["peaked at the last epoch"] = last.reindex(table.index).astype(int)
+    by_variant = comparisons.rename(lambda c: c.split(" vs ")[0])
+    table["Δ validation (pp)"] = by_variant["Δ validation (pp)"].reindex(table.index)
+    table["p adjusted (BH)"] = by_variant["p adjusted (BH)"].reindex(table.index)
     table["verdict"] = [("baseline" if v == baseline else verdict.get(v, "")) for v in table.index]
     return table
 

@@ -19,6 +19,12 @@ from brainlib import config, datasets, recipes
 README = config.PROJ_ROOT / "README.md"
 
 
+def _markdown_table(head: list[str], align: str, rows: list[list[str]]) -> str:
+    """A Markdown table: header cells, one alignment letter per column (``l`` or ``r``), rows of cell texts."""
+    rule = ["---:" if a == "r" else "---" for a in align.split()]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in [head, rule, *rows])
+
+
 def headline(results: Path | None = None) -> str:
     """The headline table from ``results/headline.csv`` (written by notebooks 06 and 07): Kaggle official and
     leak-free Testing, figshare patient-level, TCGA-LGG AUROC per sequence; the default recipe in bold."""
@@ -205,18 +211,26 @@ def external_clinical(results: Path | None = None) -> str:
     """TCGA-LGG read clinically, per model and sequence, from ``results/external_clinical.csv``."""
     t = pd.read_csv((results or config.RESULTS_DIR) / "external_clinical.csv")
     spec = next(c for c in t.columns if c.startswith("sensitivity at"))
-    lines = [
-        "| model | sequence | tumors missed (own call) | sensitivity · specificity (own call) "
-        f"| {spec} | ECE of P(tumor) |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+    head = [
+        "model",
+        "sequence",
+        "tumors missed (own call)",
+        "sensitivity · specificity (own call)",
+        spec,
+        "ECE of P(tumor)",
     ]
-    for _, r in t.iterrows():
-        lines.append(
-            f"| {r['model']} | {r['sequence']} | {int(r['missed tumors'])} of {int(r['tumor slices'])} "
-            f"| {r['sensitivity']:.2f} · {r['specificity']:.2f} | {100 * r[spec]:.0f} % "
-            f"| {r['ECE (tumor vs no tumor)']:.2f} |"
-        )
-    return "\n".join(lines)
+    rows = [
+        [
+            r["model"],
+            r["sequence"],
+            f"{int(r['missed tumors'])} of {int(r['tumor slices'])}",
+            f"{r['sensitivity']:.2f} · {r['specificity']:.2f}",
+            f"{100 * r[spec]:.0f} %",
+            f"{r['ECE (tumor vs no tumor)']:.2f}",
+        ]
+        for _, r in t.iterrows()
+    ]
+    return _markdown_table(head, "l l r r r r", rows)
 
 
 def benchmark(results: Path | None = None) -> str:
@@ -273,18 +287,33 @@ def external_auroc(results: Path | None = None) -> str:
     """The shipped checkpoints on TCGA-LGG: AUROC of 1 − P(no tumor) per sequence with its patient-bootstrap
     interval, and how often tumor slices are called glioma, from ``results/external_tcga_lgg.csv``."""
     t = pd.read_csv((results or config.RESULTS_DIR) / "external_tcga_lgg.csv")
-    lines = [
-        "| checkpoint | sequence | patients | AUROC (95 % CI over patients) | tumor slices called glioma "
-        "| tumor slices called a tumor | tumor-free slices called no tumor |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: |",
+    head = [
+        "checkpoint",
+        "sequence",
+        "patients",
+        "AUROC (95 % CI over patients)",
+        "tumor slices called glioma",
+        "tumor slices called a tumor",
+        "tumor-free slices called no tumor",
     ]
-    for _, r in t.iterrows():
-        lines.append(
-            f"| {r['model']} | {r['sequence']} | {int(r['patients'])} | {r['AUROC']:.2f} ({r['CI low']:.2f}–"
-            f"{r['CI high']:.2f}) | {100 * r['tumor slices called glioma']:.0f} % | "
-            f"{100 * r['tumor slices called a tumor']:.0f} % | {100 * r['tumor-free slices called notumor']:.0f} % |"
-        )
-    return "\n".join(lines)
+    rows = [
+        [
+            r["model"],
+            r["sequence"],
+            f"{int(r['patients'])}",
+            f"{r['AUROC']:.2f} ({r['CI low']:.2f}–{r['CI high']:.2f})",
+            *(
+                f"{100 * r[c]:.0f} %"
+                for c in (
+                    "tumor slices called glioma",
+                    "tumor slices called a tumor",
+                    "tumor-free slices called notumor",
+                )
+            ),
+        ]
+        for _, r in t.iterrows()
+    ]
+    return _markdown_table(head, "l l r l r r r", rows)
 
 
 BLOCKS = {

@@ -170,6 +170,8 @@ def _fake_runs():
                     "leak_free_acc": float((pred == y)[lf].mean()),
                     "parameters": 10,
                     "seconds_per_epoch": 1.0 + seed,
+                    "epochs": 8,
+                    "best_epoch": 8 if (name, seed) == ("A", 0) else 5,
                     "predictions": pred.tolist(),
                     "labels": y.tolist(),
                     "leak_free": lf.tolist(),
@@ -218,6 +220,9 @@ def test_results_table_counts_runs_that_never_learned_and_carries_the_verdict():
     assert table.loc["A", "never learned"] == 2 and table.loc["B", "never learned"] == 0  # 0.80 and 0.78 ≤ 0.805
     assert table.loc["A", "verdict"] == "baseline" and table.loc["B", "verdict"] == "better"
     assert table.loc["B", "validation mean"] == pytest.approx(100 * (0.90 + 0.91 + 0.90) / 3)
+    assert table.loc["B", "Δ validation (pp)"] == pytest.approx(10.333, abs=1e-3)
+    assert table.loc["A", "peaked at the last epoch"] == 1 and table.loc["B", "peaked at the last epoch"] == 0
+    assert np.isnan(table.loc["A", "p adjusted (BH)"]) and table.loc["B", "p adjusted (BH)"] < 0.05
 
 
 def test_comparison_verdicts():

@@ -1,0 +1,96 @@
+"""The numbers the README's prose quotes outside its rendered tables agree with the committed results files and
+shipped checkpoints they come from (the tables themselves: test_readme.py). Each check rebuilds the sentence
+from its source, so a rerun that moves a number fails here until the prose is updated."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from brainlib import engine
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+
+
+def _flat(text: str) -> str:
+    """Whitespace collapsed (the README wraps its lines anywhere) and list indentation ignored."""
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture(scope="module")
+def readme() -> str:
+    return _flat((ROOT / "README.md").read_text(encoding="utf-8"))
+
+
+def _metrics(name: str) -> dict:
+    return engine.read_checkpoint(ROOT / "models" / f"{name}.pt")["metrics"]
+
+
+def test_the_quick_recipe_paragraph_quotes_its_checkpoint_and_the_default(readme):
+    q, d = _metrics("fastnet_quick"), _metrics("fastnet")
+    assert (
+        _flat(
+            f"{100 * q['accuracy']:.1f} % official and {100 * q['leak_free']['accuracy']:.1f} % leak-free Testing "
+            f"accuracy against the default's {100 * d['accuracy']:.1f} % and {100 * d['leak_free']['accuracy']:.1f} %"
+        )
+        in readme
+    )
+    assert f"{q['train_seconds']:.0f} s of training and {q['wall_seconds']:.0f} s wall in the committed run" in readme
+    search = pd.read_csv(RESULTS / "quick_recipe_search.csv").set_index("variant")
+    assert f"{search.loc['fast recipe at 128 px (the quick recipe)', 'train (s)']:.0f} s with one thread" in readme
+
+
+def test_the_calibration_sentence_quotes_the_default_checkpoint(readme):
+    d = _metrics("fastnet")
+    assert (
+        f"FastNet: T = {d['temperature']:.2f}, ECE after scaling {d['ece']:.3f} official and "
+        f"{d['leak_free']['ece']:.3f} leak-free" in readme
+    )
+
+
+def test_the_speed_sentence_quotes_the_predict_timing_file(readme):
+    t = pd.read_csv(RESULTS / "predict_timing.csv").set_index("command")
+    med = t["median (s)"]
+    assert (
+        _flat(
+            f"{med['brainlib predict --recipe robust']:.2f} s (median of {int(t['runs'].iloc[0])}) with FastNet and "
+            f"{med['brainlib predict --recipe transfer']:.2f} s with the pretrained `transfer` checkpoint, where "
+            f"importing PyTorch alone takes {med['import torch (no model)']:.2f} s"
+        )
+        in readme
+    )
+
+
+def test_the_ablation_bullets_quote_the_ablation_table(readme):
+    t = pd.read_csv(RESULTS / "ablation.csv").set_index("variant")
+    others = t.drop(index="seed (Adamax)")
+    assert (others["verdict"] == "not shown").all() and "nothing is shown" in readme
+    smallest = others["p adjusted (BH)"].min()
+    at_smallest = " and ".join(others.index[others["p adjusted (BH)"].round(3) == round(smallest, 3)])
+    assert f"smallest {smallest:.3f}, {at_smallest.replace('SGD + momentum', 'SGD')}" in readme
+    bn = t.loc["seed + BN"]
+    assert (
+        f"batch normalization {bn['Δ validation (pp)']:+.1f} points validation, adjusted p {bn['p adjusted (BH)']:.2f}"
+        in readme
+    )
+    never = t["never learned"].astype(int)
+    runs = int(t["seeds"].sum())
+    assert (
+        f"{never['seed (Adamax)']} in 5 for the seed recipe and for Adam, {never['SGD + momentum']} in 5 with SGD, "
+        f"{never['3 blocks']} in 5 with a third block" in readme
+    )
+    assert never["seed (Adamax)"] == never["Adam"] and (t["seeds"] == 5).all()
+    assert never.drop(index=["seed (Adamax)", "Adam", "SGD + momentum", "3 blocks"]).eq(0).all()  # "never with ..."
+    assert f"{int(t['peaked at the last epoch'].sum())} of the {runs} runs peaked in their last epoch" in readme
+
+
+def test_the_audit_prose_quotes_the_audit_file(readme):
+    a = json.loads((RESULTS / "audit.json").read_text())
+    assert f"one of {a['largest_training_group']:,} images" in readme
+    share = 100 * a["validation_images"] / a["training_images"]
+    assert f"validation is {a['validation_images']:,} images ({share:.0f} %)" in readme
