@@ -126,6 +126,31 @@ def audit(results: Path | None = None) -> str:
     )
 
 
+def result_cache(results: Path | None = None) -> str:
+    """What the one result cache holds, per protocol folder of ``results/runs/full/``: records, distinct runs (a
+    run stored under two names counts once), the torch thread counts they were trained with, and how many were
+    trained under the pre-registration."""
+    import json
+    from collections import Counter
+
+    root = (results or config.RESULTS_DIR) / "runs" / "full"
+    rows = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        records = [json.loads(f.read_text(encoding="utf-8")) for f in sorted(folder.glob("*.json"))]
+        threads = Counter(r.get("threads") for r in records)
+        rows.append(
+            [
+                f"`{folder.name}/`",
+                f"{len(records):,}",
+                f"{len({r.get('key') for r in records}):,}",
+                " · ".join(f"{threads[t]:,} with {t}" for t in sorted(threads, key=str)),
+                f"{sum(r.get('study') == 'preregistered selection' for r in records):,}",
+            ]
+        )
+    head = ["protocol (folder)", "records", "distinct runs", "torch threads", "governed by the pre-registration"]
+    return _markdown_table(head, "l r r l r", rows)
+
+
 def transfer_targets(results: Path | None = None) -> str:
     """The transfer recipe against its targets, from ``results/transfer_targets.csv`` (notebook 07, or
     ``python -m brainlib.report``)."""
@@ -320,6 +345,7 @@ BLOCKS = {
     "external-auroc": external_auroc,
     "benchmark": benchmark,
     "headline": headline,
+    "result-cache": result_cache,
     "ablation": ablation,
     "audit": audit,
     "transfer-targets": transfer_targets,

@@ -37,6 +37,7 @@ def test_a_changed_result_makes_the_readme_stale(tmp_path):
         "ablation.csv",
     ):
         shutil.copy(RESULTS / name, tmp_path / name)
+    (tmp_path / "runs").symlink_to(RESULTS / "runs")  # the result cache, counted by the result-cache block
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     csv = (tmp_path / "headline.csv").read_text()
     (tmp_path / "headline.csv").write_text(csv.replace("98.3219", "97.3219"))
@@ -76,6 +77,16 @@ def test_the_audit_table_and_the_transfer_targets_follow_their_files(tmp_path):
     t.to_csv(tmp_path / "transfer_targets.csv", index=False)
     first = readme.transfer_targets(tmp_path).splitlines()[2]
     assert first.endswith("| yes |" if t.loc[0, "met"] else "| no |")
+
+
+def test_the_result_cache_block_counts_records_runs_and_threads(tmp_path):
+    import json
+
+    folder = tmp_path / "runs" / "full" / "some-protocol"
+    folder.mkdir(parents=True)
+    for i, (key, threads, study) in enumerate([("a", 1, None), ("a", 1, None), ("b", 2, "preregistered selection")]):
+        (folder / f"r{i}.json").write_text(json.dumps({"key": key, "threads": threads, "study": study}))
+    assert readme.result_cache(tmp_path).splitlines()[2] == "| `some-protocol/` | 3 | 2 | 2 with 1 · 1 with 2 | 1 |"
 
 
 def test_an_unknown_block_is_an_error():
