@@ -94,3 +94,16 @@ def test_the_audit_prose_quotes_the_audit_file(readme):
     assert f"one of {a['largest_training_group']:,} images" in readme
     share = 100 * a["validation_images"] / a["training_images"]
     assert f"validation is {a['validation_images']:,} images ({share:.0f} %)" in readme
+
+
+def test_the_reproduction_paragraph_quotes_the_shipped_checkpoints(readme):
+    d, s = _metrics("fastnet"), _metrics("seed")
+    assert (
+        f"to the image ({100 * d['best_val_acc']:.2f} / {100 * d['accuracy']:.2f} / "
+        f"{100 * d['leak_free']['accuracy']:.2f} %), and so did the seed recipe ({100 * s['accuracy']:.2f} / "
+        f"{100 * s['leak_free']['accuracy']:.2f} %)" in readme
+    )
+    assert (
+        f"has {100 * d['accuracy']:.2f} % and {100 * d['leak_free']['accuracy']:.2f} % "
+        f"({100 * d['best_val_acc']:.2f} %, epoch {d['best_epoch']})" in readme
+    )
