@@ -68,11 +68,9 @@ def ablation(results: Path | None = None) -> str:
 
     t = pd.read_csv((results or config.RESULTS_DIR) / "ablation.csv")
     best = t["validation mean"].idxmax()
-    lines = [
-        "| variant (one change to the seed recipe) | parameters | validation | official Testing | leak-free Testing "
-        "| runs that never learned | s / epoch | verdict |",
-        "| --- | ---: | --- | --- | --- | ---: | ---: | --- |",
-    ]
+    head = ["variant (one change to the seed recipe)", "parameters", "validation", "official Testing"]
+    head += ["leak-free Testing", "runs that never learned", "s / epoch", "verdict"]
+    rows = []
     for i, r in t.iterrows():
         accs = [
             f"{r[f'{v} mean']:.1f} ± {r[f'{v} std']:.1f}"
@@ -81,12 +79,9 @@ def ablation(results: Path | None = None) -> str:
         if i == best:
             accs = [f"**{a}**" for a in accs]
         label = ABLATION_LABELS.get(r["variant"], r["variant"]).format(size=ABLATION_SIZE)
-        lines.append(
-            f"| {label} | {int(r['parameters']):,} | "
-            + " | ".join(accs)
-            + f" | {int(r['never learned'])} of {int(r['seeds'])} | {r['s / epoch']:.1f} | {r['verdict']} |"
-        )
-    return "\n".join(lines)
+        never = f"{int(r['never learned'])} of {int(r['seeds'])}"
+        rows.append([label, f"{int(r['parameters']):,}", *accs, never, f"{r['s / epoch']:.1f}", r["verdict"]])
+    return _markdown_table(head, "l r l l l r r l", rows)
 
 
 def audit(results: Path | None = None) -> str:
@@ -101,29 +96,41 @@ def audit(results: Path | None = None) -> str:
     n = a["testing_images"]
     per_class = ", ".join(f"{c} {v['leak_free']}" for c, v in a["per_class"].items())
     within = a["exact_within"]
-    return "\n".join(
+    d = a["threshold"]
+    rows = [
         [
-            "| | images |",
-            "| --- | ---: |",
-            f"| Testing images with a pixel-identical Training image | {a['exact_cross_test_images']:,} of {n:,} "
-            f"({100 * a['exact_cross_test_images'] / n:.0f} %) |",
-            f"| Testing images with an exact or near duplicate in Training (pHash Hamming distance ≤ {a['threshold']}) "
-            f"| {a['near_cross_test_images']:,} ({100 * a['near_cross_test_images'] / n:.0f} %) |",
-            f"| **leak-free Testing subset** (`results/leak_free_testing.txt`) | **{a['leak_free_test_images']:,}** "
-            f"({per_class}) |",
-            f"| exact duplicates inside Training / inside Testing | {within['Training']['images']:,} images in "
-            f"{within['Training']['groups']:,} groups / {within['Testing']['images']:,} in "
-            f"{within['Testing']['groups']:,} |",
-            f"| label conflicts among exact duplicates | {sum(a['label_conflicts'].values()):,} |",
-            "| validation images with a training-part image within distance "
-            f"{a['threshold']} (`validation_images_with_train_neighbour`) | "
-            f"{a['validation_images_with_train_neighbour']:,} of {a['validation_images']:,} |",
-            f"| Testing: distinct pixel contents / near-duplicate clusters at distance ≤ {a['threshold']} | "
-            f"{a['testing_distinct_images']:,} / {a['testing_near_duplicate_clusters']:,} |",
-            "| CT slices (not MRI) among the *no tumor* images, flagged by a simple detector and checked by eye | "
-            f"{ct.get('Training', 0):,} Training, {ct.get('Testing', 0):,} Testing |",
-        ]
-    )
+            "Testing images with a pixel-identical Training image",
+            f"{a['exact_cross_test_images']:,} of {n:,} ({100 * a['exact_cross_test_images'] / n:.0f} %)",
+        ],
+        [
+            f"Testing images with an exact or near duplicate in Training (pHash Hamming distance ≤ {d})",
+            f"{a['near_cross_test_images']:,} ({100 * a['near_cross_test_images'] / n:.0f} %)",
+        ],
+        [
+            "**leak-free Testing subset** (`results/leak_free_testing.txt`)",
+            f"**{a['leak_free_test_images']:,}** ({per_class})",
+        ],
+        [
+            "exact duplicates inside Training / inside Testing",
+            f"{within['Training']['images']:,} images in {within['Training']['groups']:,} groups / "
+            f"{within['Testing']['images']:,} in {within['Testing']['groups']:,}",
+        ],
+        ["label conflicts among exact duplicates", f"{sum(a['label_conflicts'].values()):,}"],
+        [
+            f"validation images with a training-part image within distance {d} "
+            "(`validation_images_with_train_neighbour`)",
+            f"{a['validation_images_with_train_neighbour']:,} of {a['validation_images']:,}",
+        ],
+        [
+            f"Testing: distinct pixel contents / near-duplicate clusters at distance ≤ {d}",
+            f"{a['testing_distinct_images']:,} / {a['testing_near_duplicate_clusters']:,}",
+        ],
+        [
+            "CT slices (not MRI) among the *no tumor* images, flagged by a simple detector and checked by eye",
+            f"{ct.get('Training', 0):,} Training, {ct.get('Testing', 0):,} Testing",
+        ],
+    ]
+    return _markdown_table(["", "images"], "l r", rows)
 
 
 def result_cache(results: Path | None = None) -> str:
@@ -155,10 +162,8 @@ def transfer_targets(results: Path | None = None) -> str:
     """The transfer recipe against its targets, from ``results/transfer_targets.csv`` (notebook 07, or
     ``python -m brainlib.report``)."""
     t = pd.read_csv((results or config.RESULTS_DIR) / "transfer_targets.csv")
-    lines = ["| target | measured | met? |", "| --- | --- | --- |"]
-    for _, r in t.iterrows():
-        lines.append(f"| {r['target']} | {r['measured']} | {'yes' if r['met'] else 'no'} |")
-    return "\n".join(lines)
+    rows = [[r["target"], r["measured"], "yes" if r["met"] else "no"] for _, r in t.iterrows()]
+    return _markdown_table(["target", "measured", "met?"], "l l l", rows)
 
 
 def testing_subsets(results: Path | None = None) -> str:

@@ -129,6 +129,19 @@ def subset_report(names=("robust", "fast", "seed", "transfer"), views: dict | No
     return pd.DataFrame(rows).set_index("recipe")
 
 
+def stricter_mask(paths, table: pd.DataFrame | None = None) -> np.ndarray:
+    """Which of the Testing images ``paths`` (relative to the dataset root) are in the stricter subset, as recorded
+    in ``table`` (default: the committed ``results/kaggle_sources.csv``); an image the table does not list (a
+    synthetic stand-in) is not."""
+    from brainlib import config
+
+    if table is None:
+        table = pd.read_csv(config.RESULTS_DIR / "kaggle_sources.csv")
+    testing = table[table["split"] == "Testing"]
+    keep = set(testing.loc[testing["stricter"].astype(str) == "True", "path"])
+    return np.array([p in keep for p in paths], dtype=bool)
+
+
 def main() -> None:
     """Write results/kaggle_sources.csv, results/testing_subsets.csv and results/dumb_control.csv (real data)."""
     from brainlib import audit, config, studies

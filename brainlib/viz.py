@@ -1,18 +1,12 @@
 """Figures used by the notebooks and the README; each returns the matplotlib Figure and, given
-``save``, writes it to ``figures/<save>.png``. Also a notebook's recorded cell times per section and the class plan
-drawn from them (Markdown)."""
+``save``, writes it to ``figures/<save>.png``."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from brainlib import config
-
-if TYPE_CHECKING:
-    pass
 
 
 def save_figure(fig, name: str | None) -> None:

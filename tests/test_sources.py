@@ -79,3 +79,18 @@ def test_the_border_control_sees_only_the_frame():
     assert sources.border_pixels(img)[1].max() == 80
     stats = sources.image_statistics(img)
     assert stats.shape == (2, 11) and stats[1, 0] > stats[0, 0]  # whole-image statistics do see the centre
+
+
+def test_the_stricter_mask_reads_the_sources_table_by_path(tmp_path):
+    import io
+
+    table = pd.DataFrame(
+        {
+            "split": ["Training", "Testing", "Testing", "Testing"],
+            "path": ["Training/glioma/a.jpg", "Testing/glioma/b.jpg", "Testing/glioma/c.jpg", "Testing/notumor/d.jpg"],
+            "stricter": [None, True, False, True],
+        }
+    )
+    table = pd.read_csv(io.StringIO(table.to_csv(index=False)))  # as the committed file reads back
+    paths = ["Testing/notumor/d.jpg", "Testing/glioma/c.jpg", "Testing/glioma/b.jpg", "Testing/glioma/unlisted.jpg"]
+    assert sources.stricter_mask(paths, table).tolist() == [True, False, True, False]
