@@ -223,6 +223,12 @@ def test_results_table_counts_runs_that_never_learned_and_carries_the_verdict():
     assert table.loc["B", "Δ validation (pp)"] == pytest.approx(10.333, abs=1e-3)
     assert table.loc["A", "peaked at the last epoch"] == 1 and table.loc["B", "peaked at the last epoch"] == 0
     assert np.isnan(table.loc["A", "p adjusted (BH)"]) and table.loc["B", "p adjusted (BH)"] < 0.05
+    assert table.loc["A", "seeds ahead of the baseline"] == 0 and table.loc["B", "seeds ahead of the baseline"] == 3
+    lower = runs.copy()
+    lower.loc[(lower["variant"] == "B") & (lower["seed"] == 1), "val_acc"] = 0.10
+    check = ablation.results_table(lower, None, majority=0.80, baseline="A")  # a descriptive check: no verdict
+    assert check.loc["B", "seeds ahead of the baseline"] == 2
+    assert "verdict" not in check and "p adjusted (BH)" not in check
 
 
 def test_comparison_verdicts():

@@ -107,3 +107,33 @@ def test_the_reproduction_paragraph_quotes_the_shipped_checkpoints(readme):
         f"has {100 * d['accuracy']:.2f} % and {100 * d['leak_free']['accuracy']:.2f} % "
         f"({100 * d['best_val_acc']:.2f} %, epoch {d['best_epoch']})" in readme
     )
+
+
+def test_the_full_size_and_learning_rate_bullets_quote_their_tables(readme):
+    t = pd.read_csv(RESULTS / "ablation_224.csv").set_index("variant")
+    base, adam, one = (t.loc[v] for v in ("seed recipe, 224 px", "Adam, 224 px", "1 conv / block, 224 px"))
+    pm = lambda r: f"{r['validation mean']:.1f} ± {r['validation std']:.1f} %"  # noqa: E731
+    k = int(base["seeds"])
+    assert (
+        _flat(
+            f"the seed recipe {pm(base)} validation, Adam {pm(adam)} ({adam['Δ validation (pp)']:+.1f} points, ahead "
+            f"in {int(adam['seeds ahead of the baseline'])} of {k} seeds), one conv per block {pm(one)} "
+            f"({one['Δ validation (pp)']:+.1f}, ahead in {int(one['seeds ahead of the baseline'])} of {k} seeds): both "
+            f"**{adam['verdict']}**"
+        )
+        in readme
+    )
+    assert adam["verdict"] == one["verdict"] and t["never learned"].eq(0).all()  # "every 224-px run learned"
+    small = pd.read_csv(RESULTS / "ablation.csv").set_index("variant")["Δ validation (pp)"]
+    for big, name in ((adam, "Adam"), (one, "1 conv / block")):  # "keep their direction, not their size"
+        assert 0 < big["Δ validation (pp)"] < small[name]
+
+    lr = pd.read_csv(RESULTS / "ablation_lr.csv")
+    best = lr.loc[lr.groupby("optimizer")["validation mean"].idxmax()].set_index("optimizer")
+    assert (best["lr"] == 1e-3).all() and lr["seeds"].eq(3).all()
+    assert (
+        f"best at 1e-3 (Adamax {best.at['adamax', 'validation mean']:.1f} %, Adam "
+        f"{best.at['adam', 'validation mean']:.1f} % validation)" in readme
+    )
+    at_high = lr[lr["lr"] == 3e-3].set_index("optimizer")["never learned"]
+    assert at_high.nunique() == 1 and f"at 3e-3 {int(at_high.iloc[0])} seed of 3 fails to start for each" in readme
