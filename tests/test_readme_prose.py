@@ -137,3 +137,25 @@ def test_the_full_size_and_learning_rate_bullets_quote_their_tables(readme):
     )
     at_high = lr[lr["lr"] == 3e-3].set_index("optimizer")["never learned"]
     assert at_high.nunique() == 1 and f"at 3e-3 {int(at_high.iloc[0])} seed of 3 fails to start for each" in readme
+
+
+def test_the_per_seed_ablation_statements_quote_the_seed_file(readme):
+    runs = pd.read_csv(RESULTS / "ablation_seeds.csv")
+    by = {v: r.set_index("seed") for v, r in runs.groupby("variant")}
+    base, adam = by["seed (Adamax)"], by["Adam"]
+    assert (
+        f"the baseline's validation accuracy spans {100 * base['val_acc'].min():.1f}–{100 * base['val_acc'].max():.1f} "
+        "% over its seeds" in readme
+    )
+    both = base.index[base["learned"] & adam["learned"].reindex(base.index, fill_value=False)]
+    gain = 100 * (adam.loc[both, "val_acc"] - base.loc[both, "val_acc"])
+    assert (
+        f"where both learned ({len(both)} seeds), Adam's validation accuracy is {gain.min():.1f}–{gain.max():.1f}"
+        in readme
+    )
+    assert (gain > 0).all()  # "above Adamax's"
+    t = pd.read_csv(RESULTS / "ablation.csv").set_index("variant")["s / epoch"]
+    assert f"at {100 * t['1 conv / block'] / t['seed (Adamax)']:.0f} % of the time per epoch" in readme
+    constant = runs.loc[~runs["learned"], "val_acc"].max()  # the largest class's share: a run that never learned
+    bn_first = runs.loc[runs["variant"] == "seed + BN", "first_epoch_val_acc"]
+    assert (bn_first > constant + 0.005).all()  # "learning from the first epoch in every seed"
