@@ -159,3 +159,12 @@ def test_the_per_seed_ablation_statements_quote_the_seed_file(readme):
     constant = runs.loc[~runs["learned"], "val_acc"].max()  # the largest class's share: a run that never learned
     bn_first = runs.loc[runs["variant"] == "seed + BN", "first_epoch_val_acc"]
     assert (bn_first > constant + 0.005).all()  # "learning from the first epoch in every seed"
+
+
+def test_the_published_numbers_quoted_in_the_transfer_section_come_from_their_file(readme):
+    t = pd.read_csv(RESULTS / "published_figshare.csv")
+    pretrained = t.loc[t["pretrained on ImageNet"] == "yes", "accuracy (%)"]
+    assert f"The gap to the published {pretrained.min():.0f}–{pretrained.max():.0f} % is not the data" in readme
+    patient_level = t[t["protocol"].str.contains("patient-level")]
+    above = patient_level[patient_level["accuracy (%)"] > 92]
+    assert (above["pretrained on ImageNet"] == "yes").all() and "above 92 % fine-tunes an ImageNet-pretrained" in readme
