@@ -168,3 +168,9 @@ def test_the_published_numbers_quoted_in_the_transfer_section_come_from_their_fi
     patient_level = t[t["protocol"].str.contains("patient-level")]
     above = patient_level[patient_level["accuracy (%)"] > 92]
     assert (above["pretrained on ImageNet"] == "yes").all() and "above 92 % fine-tunes an ImageNet-pretrained" in readme
+
+
+def test_the_history_of_the_earlier_choice_quotes_the_selection_scores(readme):
+    s = pd.read_csv(RESULTS / "selection_scores.csv").set_index("candidate")["seed 0"]
+    assert s["fast"] > s["brainnorm"]  # "would pick the fast one"
+    assert f"(selection score {s['fast']:.2f} against {s['brainnorm']:.2f} % at seed 0)" in readme
