@@ -222,6 +222,15 @@ def selection(results: Path | None = None) -> str:
     screened = int(t[seeds[0]].notna().sum())
     lines.append("")
     lines.append(f"Screening: {screened} of {len(t)} candidates complete at seed {seeds[0].split()[1]}.")
+    if screened == len(t):  # rule 2: the two highest screening scores are the finalists
+        top = t.nlargest(2, seeds[0]).set_index("candidate")
+        missing = [f"`{c}` ({s})" for c in top.index for s in seeds[1:] if pd.isna(top.at[c, s])]
+        lines[-1] += (
+            " Finalists: "
+            + " and ".join(f"`{c}`" for c in top.index)
+            + "; "
+            + ("confirmation still needs " + ", ".join(missing) + "." if missing else "confirmation complete.")
+        )
     return "\n".join(lines)
 
 

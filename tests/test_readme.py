@@ -109,3 +109,13 @@ def test_the_patients_and_sources_prose_agrees_with_the_sources_file():
     )
     assert sentence in text
     assert int(test["stricter"].sum()) == int(test["leak_free"].sum()) - dropped
+
+
+def test_the_selection_block_names_the_finalists_once_screening_is_complete(tmp_path):
+    rows = ["candidate,seed 0,seed 1,seed 2", "a,94.0,94.1,93.9", "b,95.0,,", "c,93.0,,"]
+    (tmp_path / "selection_scores.csv").write_text("\n".join(rows) + "\n")
+    text = readme.selection(tmp_path)
+    assert "Screening: 3 of 3 candidates complete at seed 0. Finalists: `b` and `a`;" in text
+    assert "confirmation still needs `b` (seed 1), `b` (seed 2)." in text
+    (tmp_path / "selection_scores.csv").write_text("\n".join([*rows[:3], "c,,,"]) + "\n")
+    assert "Finalists" not in readme.selection(tmp_path)  # screening incomplete: no finalists yet
