@@ -222,8 +222,10 @@ def selection(results: Path | None = None) -> str:
     screened = int(t[seeds[0]].notna().sum())
     lines.append("")
     lines.append(f"Screening: {screened} of {len(t)} candidates complete at seed {seeds[0].split()[1]}.")
-    if screened == len(t):  # rule 2: the two highest screening scores are the finalists
-        top = t.nlargest(2, seeds[0]).set_index("candidate")
+    if screened == len(t):  # the registered rule's finalists (rows are in registration order)
+        from brainlib.robustness import pick_finalists
+
+        top = t.set_index("candidate").loc[pick_finalists(dict(zip(t["candidate"], t[seeds[0]])))]
         missing = [f"`{c}` ({s})" for c in top.index for s in seeds[1:] if pd.isna(top.at[c, s])]
         lines[-1] += (
             " Finalists: "

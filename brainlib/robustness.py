@@ -346,6 +346,12 @@ def selection_score(part: dict | None, iteration: int | None = None) -> float | 
     return 100 * (part["kaggle_val"] + fig) / 2
 
 
+def pick_finalists(screening: dict) -> list[str]:
+    """Rule 2: the two candidates with the highest screening scores (``screening``: candidate → score, in
+    registration order; ties go to the earlier registered)."""
+    return sorted(screening, key=lambda c: -screening[c])[:2]
+
+
 def apply_rule(parts: dict, iteration: int | None = None) -> dict:
     """The registered rule on ``parts`` ((candidate, seed) → :func:`candidate_parts`): screening at seed 0, the
     two best confirmed at every seed, a difference claimed only when all seeds of one beat all of the other, else
@@ -356,7 +362,7 @@ def apply_rule(parts: dict, iteration: int | None = None) -> dict:
     out["missing"] = [f"{c} (seed {SEEDS[0]})" for c, v in screening.items() if v is None]
     if out["missing"]:
         return out
-    finalists = sorted(CANDIDATES, key=lambda c: -screening[c])[:2]  # ties: registration order
+    finalists = pick_finalists(screening)
     conf = {c: [selection_score(parts.get((c, s)), iteration) for s in SEEDS] for c in finalists}
     out["finalists"], out["confirmation"] = finalists, conf
     out["missing"] = [f"{c} (seed {s})" for c in finalists for s, v in zip(SEEDS, conf[c]) if v is None]
