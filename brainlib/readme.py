@@ -233,7 +233,48 @@ def selection(results: Path | None = None) -> str:
             + "; "
             + ("confirmation still needs " + ", ".join(missing) + "." if missing else "confirmation complete.")
         )
+        if not missing:
+            lines.append("")
+            lines.append(_verdict(top[seeds], results))
     return "\n".join(lines)
+
+
+def _verdict(confirmation: pd.DataFrame, results: Path | None) -> str:
+    """The registered rule's decision on the two finalists' scores at every seed, and the nested estimate for new
+    patients (``results/selection_nested.csv``) where it has been written."""
+    from brainlib.robustness import INCUMBENT, decide
+
+    conf = {c: [float(v) for v in r] for c, r in confirmation.iterrows()}
+    claimed, default = decide(conf)
+    means = {c: sum(v) / len(v) for c, v in conf.items()}
+    best, other = sorted(conf, key=lambda c: -means[c])
+    text = (
+        f"**Decision.** Mean score over seeds {means[best]:.2f} (`{best}`) against {means[other]:.2f} (`{other}`); "
+        + (
+            f"every seed of `{best}` scores above every seed of `{other}`, so the rule claims a difference and "
+            f"`{default}` becomes the default."
+            if claimed
+            else f"the seeds overlap ({min(conf[best]):.2f} for `{best}` against {max(conf[other]):.2f} for "
+            f"`{other}`), so the two are tied and the incumbent `{INCUMBENT}` stays the default."
+        )
+    )
+    path = (results or config.RESULTS_DIR) / "selection_nested.csv"
+    if path.exists():
+        n = pd.read_csv(path)
+        folds = [
+            f"fold {int(r['test fold'])}: `{r['selected']}` "
+            + ("not run" if pd.isna(r["test accuracy (%)"]) else f"{r['test accuracy (%)']:.1f} %")
+            for _, r in n.iterrows()
+            if isinstance(r["selected"], str)
+        ]
+        acc = n["test accuracy (%)"]
+        text += (
+            " Nested estimate for new patients (each figshare test fold scored by the candidate the rule picks "
+            "without it, mean over seeds): "
+            + ("; ".join(folds) if folds else "the rule cannot choose on any fold yet")
+            + (f"; mean {acc.mean():.1f} %." if len(folds) == len(n) and acc.notna().all() else ".")
+        )
+    return text
 
 
 def pointing_game(results: Path | None = None) -> str:

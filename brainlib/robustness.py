@@ -368,10 +368,17 @@ def apply_rule(parts: dict, iteration: int | None = None) -> dict:
     out["missing"] = [f"{c} (seed {s})" for c in finalists for s, v in zip(SEEDS, conf[c]) if v is None]
     if out["missing"]:
         return out
-    best, other = sorted(finalists, key=lambda c: -float(np.mean(conf[c])))
-    out["claimed"] = min(conf[best]) > max(conf[other])
-    out["selected"] = best if out["claimed"] else INCUMBENT
+    out["claimed"], out["selected"] = decide(conf)
     return out
+
+
+def decide(confirmation: dict) -> tuple[bool, str]:
+    """Rules 3–4 on the two finalists' scores at every seed (``confirmation``: finalist → scores): whether a
+    difference is claimed (every seed of the higher mean above every seed of the other) and the default it gives
+    (the higher mean when claimed, else the incumbent)."""
+    best, other = sorted(confirmation, key=lambda c: -float(np.mean(confirmation[c])))
+    claimed = min(confirmation[best]) > max(confirmation[other])
+    return claimed, best if claimed else INCUMBENT
 
 
 def nested_estimate(parts: dict) -> pd.DataFrame:
@@ -400,7 +407,7 @@ def selection_scores(parts: dict) -> pd.DataFrame:
 
 def preregistered_selection(write: bool = True) -> dict:
     """The registered selection on the cached runs: the rule's decision, every score, the nested estimate;
-    written to ``results/selection_scores.csv`` (full profile, real data)."""
+    written to ``results/selection_scores.csv`` and ``results/selection_nested.csv`` (full profile, real data)."""
     parts = {(c, s): candidate_parts(c, s) for c in CANDIDATES for s in SEEDS}
     out = apply_rule(parts)
     out["scores"] = selection_scores(parts)
@@ -409,4 +416,5 @@ def preregistered_selection(write: bool = True) -> dict:
         from brainlib.data import is_synthetic
 
         studies.write_table(out["scores"].round(4), "selection_scores.csv", synthetic=is_synthetic())
+        studies.write_table(out["nested"].round(4), "selection_nested.csv", synthetic=is_synthetic(), index=False)
     return out

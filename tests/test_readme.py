@@ -119,3 +119,27 @@ def test_the_selection_block_names_the_finalists_once_screening_is_complete(tmp_
     assert "confirmation still needs `b` (seed 1), `b` (seed 2)." in text
     (tmp_path / "selection_scores.csv").write_text("\n".join([*rows[:3], "c,,,"]) + "\n")
     assert "Finalists" not in readme.selection(tmp_path)  # screening incomplete: no finalists yet
+
+
+def test_the_selection_block_states_the_rules_decision_and_the_nested_estimate(tmp_path):
+    rows = ["candidate,seed 0,seed 1,seed 2", "brainnorm,94.0,94.1,93.9", "b,95.0,95.2,94.9", "c,94.5,94.4,94.6"]
+    (tmp_path / "selection_scores.csv").write_text("\n".join(rows) + "\n")
+    text = readme.selection(tmp_path)
+    assert "confirmation complete." in text
+    assert "every seed of `b` scores above every seed of `c`, so the rule claims a difference and `b` becomes" in text
+    assert "Nested estimate" not in text  # not written yet
+    rows[2] = "b,95.0,94.6,94.1"  # b's seeds overlap c's: a tie keeps the incumbent
+    (tmp_path / "selection_scores.csv").write_text("\n".join(rows) + "\n")
+    text = readme.selection(tmp_path)
+    assert "Mean score over seeds 94.57 (`b`) against 94.50 (`c`); the seeds overlap (94.10 for `b` against 94.60" in (
+        text
+    )
+    assert "the incumbent `brainnorm` stays the default." in text
+    nested = ["test fold,selected,claimed,test accuracy (%)"] + [f"{k},b,True,{90 + k}.0" for k in range(1, 6)]
+    (tmp_path / "selection_nested.csv").write_text("\n".join(nested) + "\n")
+    text = readme.selection(tmp_path)
+    assert "fold 1: `b` 91.0 %; fold 2: `b` 92.0 %" in text and "mean 93.0 %." in text
+    nested[3] = "3,c,False,"  # a fold whose choice lacks a seed: shown, and no mean
+    (tmp_path / "selection_nested.csv").write_text("\n".join(nested) + "\n")
+    text = readme.selection(tmp_path)
+    assert "fold 3: `c` not run" in text and "; mean" not in text

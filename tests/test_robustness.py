@@ -153,3 +153,11 @@ def test_the_nested_estimate_chooses_each_test_fold_without_it():
     assert (nested.drop(index=2)["selected"] == "mri").all()
     assert nested.drop(index=2)["test accuracy (%)"].eq(90.0).all()
     assert robustness.apply_rule(parts)["selected"] == "mri"  # the whole-study choice uses every iteration
+
+
+def test_decide_claims_only_when_every_seed_of_one_beats_every_seed_of_the_other():
+    from brainlib import robustness
+
+    assert robustness.decide({"a": [95.0, 95.1, 95.2], "b": [94.0, 94.9, 94.95]}) == (True, "a")
+    assert robustness.decide({"a": [95.0, 95.1, 95.2], "b": [94.0, 94.9, 95.0]}) == (False, robustness.INCUMBENT)
+    assert robustness.decide({"a": [93.0, 93.0, 93.0], "b": [94.0, 94.0, 94.0]}) == (True, "b")
