@@ -57,7 +57,7 @@ VARIANTS: dict[str, tuple[str, str, engine.TrainConfig]] = {
         "both, + random gray-level curves inside the head (half of them non-monotone)",
         variant(augment="remap", model_kwargs={"input_norm": "brain"}),
     ),
-    # Not run yet; built on the selected variant (BrainNorm), since intensity augmentation lost on validation.
+    # Built on BrainNorm (the incumbent default), since intensity augmentation lost on validation.
     "brainnorm@224": (
         "input size",
         "per-image normalisation, at 224 px",
