@@ -27,6 +27,7 @@ def test_a_changed_result_makes_the_readme_stale(tmp_path):
         "dumb_control.csv",
         "seeds.csv",
         "selection_scores.csv",
+        "selection_nested.csv",
         "pointing_game.csv",
         "external_clinical.csv",
         "benchmark.csv",

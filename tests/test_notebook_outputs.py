@@ -1,7 +1,4 @@
-"""NOT COLLECTED YET (renamed to test_notebook_outputs.py with the re-execution of 05, 06, 07 and the solutions, whose
-committed outputs predate their current sources).
-
-The committed notebooks as a reader opens them: executed once, top to bottom, without errors, and with outputs
+"""The committed notebooks as a reader opens them: executed once, top to bottom, without errors, and with outputs
 that read cleanly (no NumPy scalar reprs, no machine paths, no frozen progress bars, no stray widgets), and the
 run time their opening quotes is the one their own committed run took."""
 
