@@ -17,7 +17,9 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")) + sorted(
 )
 WIDGET = "application/vnd.jupyter.widget-view+json"
 SCALAR_REPR = re.compile(r"\bnp\.(?:float|int|uint|bool|str)_?\d*\(")
-MACHINE_PATH = re.compile(r"(?<![\w.])(?:/work/|/root/|/home/|/Users/|/tmp/|/private/var/|[A-Z]:\\\\Users)")
+# an absolute path on someone's machine: a home, user, scratch or temporary folder, or a Windows user folder
+ABSOLUTE_ROOTS = ("work", "root", "home", "Users", "tmp", "private")
+MACHINE_PATH = re.compile(r"(?<![\w.])/(?:" + "|".join(ABSOLUTE_ROOTS) + r")/|[A-Z]:\\\\Users")
 PROGRESS = re.compile(r"(\d{1,3})%\|")
 RUN_TIME = re.compile(r"\*\*Run time\*\*(?:[^\n]|\n(?!\n))*")  # the opening's run-time paragraph
 ABOUT = re.compile(r"about (\d+(?:\.\d+)?) ?(s|seconds|minutes?)\b")
